@@ -1,0 +1,239 @@
+"""The command line: a thin layer that turns errors into ``error: ...`` and an exit code.
+
+``exec`` runs on every container start, so it is parsed by hand and never imports
+argparse (about 10 ms); every other command uses argparse.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence, Tuple
+
+from pyenvboot.errors import EXIT_USAGE, PyenvbootError, UsageError
+
+if TYPE_CHECKING:
+    import argparse
+
+
+class HelpRequested(Exception):
+    """``exec --help``: the hand parser defers to argparse for the text."""
+
+
+def parse_exec(args: Sequence[str]) -> Tuple[Optional[str], bool, List[str]]:
+    """``exec [--venv DIR] [--init] [--] CMD [ARG...]`` -> (venv, init, command)."""
+    venv: Optional[str] = None
+    init = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            i += 1
+            break
+        if arg == "--venv":
+            if i + 1 >= len(args):
+                raise UsageError("exec: --venv needs a directory")
+            venv = args[i + 1]
+            i += 2
+        elif arg.startswith("--venv="):
+            venv = arg[len("--venv=") :]
+            i += 1
+        elif arg == "--init":
+            init = True
+            i += 1
+        elif arg in ("-h", "--help"):
+            raise HelpRequested()
+        elif arg.startswith("-") and arg != "-":
+            raise UsageError("exec: unknown option %s; options go before '--' and the command" % arg)
+        else:
+            break
+    return venv, init, list(args[i:])
+
+
+def _exec(args: Sequence[str]) -> NoReturn:
+    from pyenvboot.environment import venv_path
+    from pyenvboot.execute import run
+
+    venv, init, command = parse_exec(args)
+    venv = venv_path(venv, os.environ)
+    if init:
+        from pyenvboot.reaper import run_init
+
+        run_init(venv, command, os.environ)
+    run(venv, command, os.environ)
+
+
+class _Parser:
+    """argparse, built only when needed, reporting errors as one line."""
+
+    @staticmethod
+    def build() -> "argparse.ArgumentParser":
+        import argparse
+
+        from pyenvboot import __version__
+
+        class OneLineParser(argparse.ArgumentParser):
+            def error(self, message: str) -> NoReturn:
+                raise UsageError("%s: %s (see '%s --help')" % (self.prog, message, self.prog))
+
+        parser = OneLineParser(
+            prog="pyenvboot",
+            description="An isolated, group-writable venv for Python container images.",
+        )
+        parser.add_argument("--version", action="version", version="pyenvboot " + __version__)
+        sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
+        sub.required = True
+
+        def venv_opt(p: argparse.ArgumentParser) -> None:
+            p.add_argument("--venv", metavar="DIR", help="the venv (default: $PYENVBOOT_VENV, else /opt/venv)")
+
+        p = sub.add_parser("init", help="create or update the venv")
+        venv_opt(p)
+        p.add_argument("--python", metavar="EXE", help="base interpreter (default: the one running pyenvboot)")
+        p.add_argument("--group", metavar="GROUP", help="group that may write the venv (default: 0)")
+        p.add_argument("--without-pip", action="store_true", help="do not install pip")
+        p.add_argument("--pip-wheel", metavar="FILE", help="seed pip from this wheel")
+        p.add_argument("--wheelhouse", metavar="DIR", help="look for a pip wheel here too")
+        p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
+        p.add_argument("--home", metavar="DIR", help="shared home for UIDs without one"
+                       " (default: $PYENVBOOT_HOME, else /home/pyenvboot)")
+        p.add_argument("--no-home", action="store_true", help="do not create the shared home")
+        p.add_argument("--writable-passwd", action="store_true",
+                       help="make /etc/passwd group-writable so arbitrary UIDs get a real entry (see SECURITY.md)")
+
+        p = sub.add_parser("env", help="print the activation environment")
+        venv_opt(p)
+        p.add_argument("--format", choices=["sh", "dockerfile", "json"], default="sh")
+        p.add_argument("--identity", action="store_true",
+                       help="include the identity fix-ups for this UID (used by the shell hook)")
+
+        p = sub.add_parser("exec", help="exec a command in the venv (the ENTRYPOINT)")
+        venv_opt(p)
+        p.add_argument("--init", action="store_true", help="stay as PID 1: forward signals and reap zombies")
+        p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments (default: a shell)")
+
+        p = sub.add_parser("shell", help="start an interactive shell in the venv")
+        venv_opt(p)
+
+        p = sub.add_parser("pip", help="run pip in the venv, locked, then fix permissions",
+                           add_help=False)
+        p.add_argument("pip_args", nargs=argparse.REMAINDER)
+
+        p = sub.add_parser("fix-permissions", help="apply the permission policy to trees")
+        p.add_argument("--group", metavar="GROUP", help="owning group (default: 0)")
+        p.add_argument("paths", nargs="+", metavar="PATH")
+        return parser
+
+
+def _cmd_init(ns: "argparse.Namespace") -> int:
+    from pyenvboot.create import VenvBuilder
+    from pyenvboot.environment import FORMATTERS, activation_changes, venv_path
+    from pyenvboot.permissions import resolve_group
+    from pyenvboot.provision import ensure_home, make_passwd_writable
+
+    gid = resolve_group(ns.group)
+    venv = venv_path(ns.venv, os.environ)
+    builder = VenvBuilder(
+        venv,
+        python=ns.python,
+        gid=gid,
+        with_pip=not ns.without_pip,
+        pip_wheel=ns.pip_wheel,
+        wheelhouse=ns.wheelhouse,
+        prompt=ns.prompt,
+    )
+    result = builder.create()
+    for action in result.actions:
+        print("pyenvboot: " + action)
+    if not ns.no_home:
+        from pyenvboot.identity import DEFAULT_HOME
+
+        home = ns.home or os.environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
+        print("pyenvboot: " + ensure_home(home, gid))
+    if ns.writable_passwd:
+        print("pyenvboot: " + make_passwd_writable(gid))
+    print("pyenvboot: add these lines to the Dockerfile:")
+    sys.stdout.write(FORMATTERS["dockerfile"](activation_changes(os.environ, venv)))
+    return 0
+
+
+def _cmd_env(ns: "argparse.Namespace") -> int:
+    from pyenvboot.environment import FORMATTERS, activation_changes, apply_changes, venv_path
+
+    venv = venv_path(ns.venv, os.environ)
+    if not venv.startswith("/"):
+        raise UsageError("venv path %r is relative; use an absolute path" % venv)
+    changes = activation_changes(os.environ, venv)
+    if ns.identity:
+        from pyenvboot.identity import fix_identity
+
+        changes.update(fix_identity(apply_changes(os.environ, changes)))
+    sys.stdout.write(FORMATTERS[ns.format](changes))
+    return 0
+
+
+def _cmd_shell(ns: "argparse.Namespace") -> int:
+    from pyenvboot.environment import venv_path
+    from pyenvboot.execute import run
+
+    run(venv_path(ns.venv, os.environ), [], os.environ)
+
+
+def _cmd_pip(args: Sequence[str]) -> int:
+    from pyenvboot.environment import venv_path
+    from pyenvboot.pipcmd import run_pip
+
+    venv: Optional[str] = None
+    args = list(args)
+    if args and args[0] == "--venv":
+        if len(args) < 2:
+            raise UsageError("pip: --venv needs a directory")
+        venv, args = args[1], args[2:]
+    elif args and args[0].startswith("--venv="):
+        venv, args = args[0][len("--venv=") :], args[1:]
+    if not args:
+        raise UsageError("pip: give pip's arguments, e.g. 'pyenvboot pip install -r requirements.txt'")
+    return run_pip(venv_path(venv, os.environ), args, os.environ)
+
+
+def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:
+    from pyenvboot.permissions import fix_tree, resolve_group
+
+    gid = resolve_group(ns.group)
+    status = 0
+    for path in ns.paths:
+        report = fix_tree(path, gid)
+        print("%s: %d entries, %d changed" % (path, report.scanned, report.changed))
+        for line in report.skipped:
+            print("pyenvboot: skipped " + line, file=sys.stderr)
+        if report.skipped:
+            status = 1
+    return status
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run pyenvboot; returns the exit code (``exec`` does not return when it succeeds)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args[:1] == ["exec"]:
+            try:
+                _exec(args[1:])
+            except HelpRequested:
+                pass
+        if args and args[0] == "pip" and args[1:2] not in (["-h"], ["--help"]):
+            return _cmd_pip(args[1:])
+        ns = _Parser.build().parse_args(args)
+        handler = {
+            "init": _cmd_init,
+            "env": _cmd_env,
+            "shell": _cmd_shell,
+            "fix-permissions": _cmd_fix_permissions,
+        }.get(ns.command)
+        if handler is None:  # "exec --help" exits inside argparse
+            return EXIT_USAGE
+        return handler(ns)
+    except PyenvbootError as exc:
+        print("error: " + exc.message, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,114 @@
+"""The activation environment, computed as pure functions: environment in, environment out.
+
+Nothing here touches the file system or the process: the CLI, ``exec``, ``shell``
+and the shell hook all derive their environment from these functions (issue 2, point 2).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Mapping, Optional
+
+DEFAULT_VENV = "/opt/venv"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+HOOK_RELPATH = "share/pyenvboot/hook.sh"
+
+# A change set: name -> new value, or None to unset the variable.
+Changes = Dict[str, Optional[str]]
+
+
+def venv_path(explicit: str | None, environ: Mapping[str, str]) -> str:
+    """The venv directory: ``--venv``, else ``$PYENVBOOT_VENV``, else ``/opt/venv``.
+
+    Returned normalised but unchecked; :func:`check_venv_path` validates it.
+    """
+    raw = explicit if explicit else environ.get("PYENVBOOT_VENV") or DEFAULT_VENV
+    return os.path.normpath(raw) if raw.startswith("/") else raw
+
+
+def hook_path(venv: str) -> str:
+    """Where ``init`` writes the shell hook that BASH_ENV, ENV and PROMPT_COMMAND source."""
+    return venv + "/" + HOOK_RELPATH
+
+
+def path_with_first(path: str, directory: str) -> str:
+    """``path`` with ``directory`` first and exactly once; empty entries dropped.
+
+    Idempotent, so evaluating the activation twice does not grow PATH.
+    """
+    rest = [p for p in path.split(":") if p and p != directory]
+    return ":".join([directory] + rest)
+
+
+def activation_changes(environ: Mapping[str, str], venv: str) -> Changes:
+    """What activating ``venv`` changes in ``environ``.
+
+    PYTHONHOME is removed (it breaks any venv), the user site is turned off (an
+    isolated venv must not see ``~/.local``), and the shell hooks are wired in so
+    that ``docker exec`` shells that bypass the entrypoint still activate.
+    """
+    hook = hook_path(venv)
+    return {
+        "VIRTUAL_ENV": venv,
+        "PYENVBOOT_VENV": venv,
+        "PATH": path_with_first(environ.get("PATH", DEFAULT_PATH), venv + "/bin"),
+        "PYTHONHOME": None,
+        "PYTHONNOUSERSITE": "1",
+        "BASH_ENV": hook,
+        "ENV": hook,
+        "PROMPT_COMMAND": ". " + sh_quote(hook),
+    }
+
+
+def apply_changes(environ: Mapping[str, str], changes: Changes) -> Dict[str, str]:
+    """A new environment: ``environ`` with ``changes`` applied."""
+    result = dict(environ)
+    for name, value in changes.items():
+        if value is None:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
+
+
+def sh_quote(value: str) -> str:
+    """Single-quote for POSIX sh (stdlib ``shlex`` would pull ``re`` into the fast path)."""
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def dockerfile_quote(value: str) -> str:
+    """Double-quote for a Dockerfile ``ENV`` line, where ``$`` and ``\\`` are special."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '"' + escaped + '"'
+
+
+def format_sh(changes: Changes) -> str:
+    """``eval``-able POSIX sh."""
+    lines = []
+    for name, value in changes.items():
+        if value is None:
+            lines.append("unset " + name)
+        else:
+            lines.append("export " + name + "=" + sh_quote(value))
+    return "\n".join(lines) + "\n"
+
+
+def format_dockerfile(changes: Changes) -> str:
+    """``ENV`` lines; a Dockerfile cannot unset, so removals become a comment."""
+    sets = [(n, v) for n, v in changes.items() if v is not None]
+    unsets = [n for n, v in changes.items() if v is None]
+    out = []
+    if unsets:
+        out.append("# keep unset in the image: " + " ".join(unsets))
+    out.append("ENV " + " \\\n    ".join(n + "=" + dockerfile_quote(v) for n, v in sets))
+    return "\n".join(out) + "\n"
+
+
+def format_json(changes: Changes) -> str:
+    """One JSON object; ``null`` means "unset"."""
+    import json
+
+    return json.dumps(changes, indent=2, sort_keys=False) + "\n"
+
+
+FORMATTERS = {"sh": format_sh, "dockerfile": format_dockerfile, "json": format_json}

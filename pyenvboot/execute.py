@@ -1,0 +1,91 @@
+"""Replace this process with the app: the one place that calls ``os.execvpe``.
+
+``exec`` and ``shell`` end here, so the app becomes PID 1 (no wrapper process stays)
+and receives SIGTERM itself. Failures mirror the shell: 127 when the command is not
+found, 126 when it is found but cannot be executed.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from typing import Dict, List, Mapping, NoReturn, Optional, Sequence
+
+from pyenvboot.environment import Changes, activation_changes, apply_changes
+from pyenvboot.errors import CommandNotFound, NotExecutable, VenvError
+from pyenvboot.identity import fix_identity
+
+UMASK = 0o002
+
+
+def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """``execvpe`` ``argv`` with ``env``, searching the new environment's PATH."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(argv[0], list(argv), dict(env))
+    except (FileNotFoundError, NotADirectoryError):
+        where = "" if "/" in argv[0] else " in PATH=" + env.get("PATH", "")
+        raise CommandNotFound(
+            "%s: command not found%s; check the name, or install it into the image" % (argv[0], where)
+        ) from None
+    except PermissionError:
+        raise NotExecutable(
+            "%s: permission denied (not executable by uid %d, or a directory); chmod +x it"
+            % (argv[0], os.getuid())
+        ) from None
+    except OSError as exc:
+        if exc.errno == errno.ENOEXEC:
+            raise NotExecutable(
+                "%s: exec format error; add a '#!' line or run it through its interpreter" % argv[0]
+            ) from None
+        raise NotExecutable("%s: cannot execute: %s" % (argv[0], exc.strerror)) from None
+
+
+def check_venv(venv: str) -> None:
+    """Fail clearly (not with 127 for ``python``) when the venv is missing."""
+    if not venv.startswith("/"):
+        raise VenvError("venv path %r is relative; use an absolute path (--venv or PYENVBOOT_VENV)" % venv)
+    if not os.path.isfile(venv + "/pyvenv.cfg"):
+        raise VenvError("no venv at %s (pyvenv.cfg missing); run 'pyenvboot init --venv %s'" % (venv, venv))
+
+
+def runtime_environment(environ: Mapping[str, str], venv: str) -> Dict[str, str]:
+    """The app's environment: activation plus the identity fix-ups."""
+    changes: Changes = activation_changes(environ, venv)
+    changes.update(fix_identity(apply_changes(environ, changes)))
+    return apply_changes(environ, changes)
+
+
+def shell_argv(env: Mapping[str, str]) -> List[str]:
+    """An interactive shell: the user's (``$SHELL``, passwd), else bash, else sh."""
+    candidates: List[Optional[str]] = [env.get("SHELL")]
+    try:
+        import pwd
+
+        candidates.append(pwd.getpwuid(os.getuid()).pw_shell)
+    except KeyError:
+        pass
+    for path in env.get("PATH", "").split(":"):
+        if path:
+            candidates.append(path + "/bash")
+    candidates.append("/bin/sh")
+    for shell in candidates:
+        if (
+            shell
+            and shell.startswith("/")
+            and not shell.endswith(("/nologin", "/false"))
+            and os.access(shell, os.X_OK)
+            and os.path.isfile(shell)
+        ):
+            return [shell, "-i"]
+    return ["sh", "-i"]
+
+
+def run(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> NoReturn:
+    """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec."""
+    check_venv(venv)
+    env = runtime_environment(environ, venv)
+    os.umask(UMASK)
+    exec_app(list(command) if command else shell_argv(env), env)

@@ -1,0 +1,248 @@
+"""Give a UID without a passwd entry a name and a writable HOME (issue 2, point 5).
+
+Arbitrary UIDs (``docker run --user 1000680000:0``, OpenShift, Kubernetes
+``runAsUser``) start with no passwd entry and ``HOME=/``: ``whoami`` fails, git and
+ssh refuse to run, pip warns about ``/.cache``. In order of preference the fix is an
+entry appended to ``/etc/passwd`` (only where the image opted in by making it
+group-writable), a private passwd file for nss_wrapper, or at least ``USER``,
+``LOGNAME`` and ``HOME``.
+
+Standard library only and cheap: this runs on every container start.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+from typing import Mapping, Optional
+
+from pyenvboot.environment import Changes
+from pyenvboot.errors import IdentityError
+
+DEFAULT_USER = "default"
+DEFAULT_HOME = "/home/pyenvboot"
+PASSWD = "/etc/passwd"
+NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
+NAME_REST = NAME_FIRST | frozenset("0123456789-.")
+NSS_WRAPPER_DIRS = ("/usr/lib64", "/usr/lib", "/lib64", "/lib")
+
+
+def validate_user_name(name: str, source: str = "PYENVBOOT_USER") -> str:
+    """``name`` if it is a safe login name, else :class:`IdentityError`.
+
+    The same rule as Debian's ``useradd`` (lower case, at most 32 characters), which
+    excludes ``:`` and newlines, so a name can never add or alter a passwd line.
+    """
+    if (
+        not 0 < len(name) <= 32
+        or name[0] not in NAME_FIRST
+        or any(c not in NAME_REST for c in name)
+    ):
+        raise IdentityError(
+            "refusing user name %r from %s: use 1-32 characters of a-z, 0-9, '_', '-', '.',"
+            " starting with a letter or '_'" % (name, source)
+        )
+    return name
+
+
+def passwd_line(name: str, uid: int, gid: int, home: str, shell: str = "/bin/sh") -> str:
+    """One ``/etc/passwd`` line; refuses uid 0 and any field that could split the line."""
+    if uid == 0:
+        raise IdentityError("refusing to write a passwd entry for uid 0")
+    fields = [name, "x", str(uid), str(gid), "pyenvboot user", home, shell]
+    for field in fields:
+        if ":" in field or "\n" in field or "\r" in field:
+            raise IdentityError(
+                "refusing passwd entry: %r contains ':' or a newline; choose another"
+                " PYENVBOOT_HOME or user name" % field
+            )
+    return ":".join(fields) + "\n"
+
+
+def usable_home(home: Optional[str]) -> bool:
+    """A HOME that programs can write to: set, not ``/``, a writable directory."""
+    return bool(home) and home != "/" and os.path.isdir(home) and os.access(home, os.W_OK | os.X_OK)  # type: ignore[arg-type]
+
+
+def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
+    """A private per-UID directory under TMPDIR for files the identity needs.
+
+    Refuses a pre-existing path that is a symlink or not ours, so another user
+    cannot redirect what we write.
+    """
+    base = environ.get("TMPDIR") or "/tmp"
+    path = "%s/pyenvboot-%d" % (base.rstrip("/") or "", uid)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not (st.st_uid == uid and (st.st_mode & 0o170000) == 0o040000):
+        return None
+    return path
+
+
+def choose_home(
+    current: Optional[str], pw_dir: Optional[str], shared: str, uid: int, environ: Mapping[str, str]
+) -> Optional[str]:
+    """The first usable of: $HOME, the passwd home, the shared home from ``init``, a private temp one."""
+    for candidate in (current, pw_dir, shared):
+        if usable_home(candidate):
+            return candidate
+    private = runtime_dir(uid, environ)
+    if private is None:
+        return None
+    home = private + "/home"
+    try:
+        os.mkdir(home, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    return home if usable_home(home) else None
+
+
+def find_nss_wrapper(environ: Mapping[str, str]) -> Optional[str]:
+    """Path of ``libnss_wrapper.so`` ($PYENVBOOT_NSS_WRAPPER, else the usual lib dirs)."""
+    explicit = environ.get("PYENVBOOT_NSS_WRAPPER")
+    if explicit is not None:
+        return explicit if explicit and os.path.isfile(explicit) else None
+    dirs = list(NSS_WRAPPER_DIRS)
+    try:
+        dirs[1:1] = ["/usr/lib/" + d for d in os.listdir("/usr/lib") if d.endswith("-linux-gnu")]
+    except OSError:
+        pass
+    for directory in dirs:
+        candidate = directory + "/libnss_wrapper.so"
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 65536, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _has_uid_or_name(content: bytes, uid: int, name: str) -> Optional[str]:
+    """Which of uid or name already has an entry in passwd ``content``, if any."""
+    for raw in content.splitlines():
+        parts = raw.split(b":")
+        if len(parts) < 3:
+            continue
+        if parts[2] == str(uid).encode():
+            return "uid"
+        if parts[0] == name.encode():
+            return "name"
+    return None
+
+
+def append_passwd_entry(path: str, line: str, uid: int, name: str) -> bool:
+    """Append ``line`` to the passwd file at ``path`` under an exclusive lock.
+
+    Returns False when an entry for ``uid`` appeared meanwhile (a concurrent
+    ``docker exec``); refuses when ``name`` is taken.
+    """
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        content = _read_fd(fd)
+        clash = _has_uid_or_name(content, uid, name)
+        if clash == "uid":
+            return False
+        if clash == "name":
+            raise IdentityError(
+                "refusing passwd entry: user name %r already exists in %s; set PYENVBOOT_USER"
+                " to an unused name" % (name, path)
+            )
+        data = line.encode()
+        if content and not content.endswith(b"\n"):
+            data = b"\n" + data
+        os.write(fd, data)
+        return True
+    finally:
+        os.close(fd)
+
+
+def write_nss_passwd(directory: str, line: str) -> str:
+    """A private copy of /etc/passwd plus ``line``, written atomically, for nss_wrapper."""
+    try:
+        with open(PASSWD, "rb") as f:
+            content = f.read()
+    except OSError:
+        content = b""
+    if content and not content.endswith(b"\n"):
+        content += b"\n"
+    target = directory + "/passwd"
+    tmp = "%s.%d" % (target, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, content + line.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    return target
+
+
+def fix_identity(environ: Mapping[str, str]) -> Changes:
+    """The environment changes (and, where needed, the passwd entry) for this process's UID."""
+    uid = os.getuid()
+    gid = os.getgid()
+    try:
+        entry: Optional[pwd.struct_passwd] = pwd.getpwuid(uid)
+    except KeyError:
+        entry = None
+    changes: Changes = {}
+    shared = environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
+    if entry is None:
+        name = validate_user_name(environ.get("PYENVBOOT_USER") or DEFAULT_USER)
+        if uid == 0:
+            raise IdentityError("refusing to write a passwd entry for uid 0")
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            pass
+        else:
+            raise IdentityError(
+                "refusing passwd entry: user name %r already exists in %s; set PYENVBOOT_USER"
+                " to an unused name" % (name, PASSWD)
+            )
+        home = choose_home(environ.get("HOME"), None, shared, uid, environ)
+        line = passwd_line(name, uid, gid, home or "/")
+        if os.access(PASSWD, os.W_OK):
+            append_passwd_entry(PASSWD, line, uid, name)
+        else:
+            lib = find_nss_wrapper(environ)
+            private = runtime_dir(uid, environ) if lib else None
+            if lib and private:
+                preload = environ.get("LD_PRELOAD", "")
+                if lib not in preload.replace(":", " ").split():
+                    changes["LD_PRELOAD"] = (lib + " " + preload).strip()
+                changes["NSS_WRAPPER_PASSWD"] = write_nss_passwd(private, line)
+                changes["NSS_WRAPPER_GROUP"] = "/etc/group"
+        user = name
+    else:
+        user = entry.pw_name
+        home = choose_home(environ.get("HOME"), entry.pw_dir, shared, uid, environ)
+    for var in ("USER", "LOGNAME"):
+        if not environ.get(var):
+            changes[var] = user
+    if home is None:
+        # No writable directory at all: at least keep pip from warning about /.cache.
+        changes["PIP_NO_CACHE_DIR"] = "1"
+    elif environ.get("HOME") != home:
+        changes["HOME"] = home
+    return changes

@@ -1,0 +1,209 @@
+"""The permission policy and the walk that applies it (issue 2, point 7).
+
+Policy: group GROUP owns every entry; group read+write everywhere; group execute
+wherever the owner has execute; setgid on directories so new files inherit the
+group; nothing world-writable. Apart from removing world-write, permissions are
+only ever added.
+
+The walk is minimal (an entry already right costs one ``lstat`` and no syscall
+that changes it, so a second run leaves every ctime alone and copies nothing into
+a new image layer) and never follows a symlink: directories are opened with
+``O_NOFOLLOW`` relative to their parent's descriptor, and other entries are changed
+through an ``O_PATH`` descriptor that is checked to be the inode we looked at.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from typing import Iterator, List, Optional, Tuple
+
+from pyenvboot.errors import PermissionPolicyError
+
+DEFAULT_GROUP = "0"
+
+
+def resolve_group(group: Optional[str]) -> int:
+    """A gid from a group name or number; unknown names are an error."""
+    value = group if group not in (None, "") else DEFAULT_GROUP
+    assert value is not None
+    if value.isdigit():
+        return int(value)
+    import grp
+
+    try:
+        return grp.getgrnam(value).gr_gid
+    except KeyError:
+        raise PermissionPolicyError(
+            "unknown group %r: create it first (groupadd) or pass a numeric gid with --group" % value
+        ) from None
+
+
+def wanted_mode(mode: int) -> int:
+    """The permission bits ``mode`` should have under the policy (pure)."""
+    perm = stat.S_IMODE(mode) | stat.S_IRGRP | stat.S_IWGRP
+    if stat.S_ISDIR(mode):
+        perm |= stat.S_ISGID | stat.S_IXGRP
+    elif perm & stat.S_IXUSR:
+        perm |= stat.S_IXGRP
+    return perm & ~stat.S_IWOTH
+
+
+def needed(st: os.stat_result, gid: int) -> Tuple[Optional[int], Optional[int]]:
+    """(gid to set or None, mode to set or None) for an entry; (None, None) when compliant."""
+    if stat.S_ISLNK(st.st_mode):
+        return None, None
+    new_gid = gid if st.st_gid != gid else None
+    mode = wanted_mode(st.st_mode)
+    new_mode = mode if mode != stat.S_IMODE(st.st_mode) else None
+    return new_gid, new_mode
+
+
+@dataclass
+class Report:
+    """What a walk saw and did."""
+
+    scanned: int = 0
+    changed: int = 0
+    offenders: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Entry:
+    """One entry found by :func:`walk`: its parent's descriptor, its name and its lstat."""
+
+    dir_fd: int
+    name: str
+    path: str
+    st: os.stat_result
+    fd: Optional[int] = None  # set for directories: an O_NOFOLLOW descriptor of the entry itself
+
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def walk(root: str, report: Report) -> Iterator[Entry]:
+    """Every entry under ``root`` (root included), depth first, never following symlinks.
+
+    Directories we cannot open are recorded in ``report.skipped``.
+    """
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        raise PermissionPolicyError("cannot read %s: %s" % (root, exc.strerror)) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise PermissionPolicyError("%s is a symlink; pass the directory it points to" % root)
+    parent = os.path.dirname(os.path.abspath(root)) or "/"
+    pfd = os.open(parent, _DIR_FLAGS & ~os.O_NOFOLLOW)
+    try:
+        yield from _walk_entry(pfd, os.path.basename(os.path.abspath(root)) or ".", root, st, report)
+    finally:
+        os.close(pfd)
+
+
+def _walk_entry(dir_fd: int, name: str, path: str, st: os.stat_result, report: Report) -> Iterator[Entry]:
+    report.scanned += 1
+    if not stat.S_ISDIR(st.st_mode):
+        yield Entry(dir_fd, name, path, st)
+        return
+    try:
+        fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        report.skipped.append("%s: cannot open directory (%s)" % (path, exc.strerror))
+        return
+    try:
+        if not _same(os.fstat(fd), st):
+            report.skipped.append("%s: changed while walking" % path)
+            return
+        yield Entry(dir_fd, name, path, st, fd)
+        try:
+            names = os.listdir(fd)
+        except OSError as exc:
+            report.skipped.append("%s: cannot list directory (%s)" % (path, exc.strerror))
+            return
+        for child in names:
+            try:
+                cst = os.stat(child, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            yield from _walk_entry(fd, child, path.rstrip("/") + "/" + child, cst, report)
+    finally:
+        os.close(fd)
+
+
+def _same(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def apply(entry: Entry, gid: Optional[int], mode: Optional[int]) -> None:
+    """Change one entry through a descriptor, so a symlink swapped in is never followed."""
+    if entry.fd is not None:
+        if gid is not None:
+            os.fchown(entry.fd, -1, gid)
+        if mode is not None:
+            os.fchmod(entry.fd, mode)
+        return
+    fd = os.open(entry.name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=entry.dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not _same(st, entry.st) or stat.S_ISLNK(st.st_mode):
+            raise FileNotFoundError(0, "replaced while walking")
+        # An O_PATH descriptor cannot be fchmod-ed; its /proc link reaches the same inode.
+        proc = "/proc/self/fd/%d" % fd
+        if gid is not None:
+            os.chown(proc, -1, gid)
+        if mode is not None:
+            os.chmod(proc, mode)
+    finally:
+        os.close(fd)
+
+
+def foreign_hardlink(st: os.stat_result) -> bool:
+    """A multiply-linked file we do not own: it may be a link to a file outside the tree."""
+    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and st.st_uid != os.geteuid()
+
+
+def fix_tree(root: str, gid: int, only_owned: bool = False) -> Report:
+    """Apply the policy under ``root``; with ``only_owned``, touch only our own entries.
+
+    ``only_owned`` is for ``pyenvboot pip`` run by an arbitrary UID: it can fix what it
+    installed but not what root or another UID owns.
+    """
+    report = Report()
+    euid = os.geteuid()
+    for entry in walk(root, report):
+        new_gid, new_mode = needed(entry.st, gid)
+        if new_gid is None and new_mode is None:
+            continue
+        if only_owned and entry.st.st_uid != euid:
+            continue
+        if foreign_hardlink(entry.st):
+            report.skipped.append("%s: hard-linked file owned by uid %d, left alone" % (entry.path, entry.st.st_uid))
+            continue
+        try:
+            apply(entry, new_gid, new_mode)
+        except FileNotFoundError:
+            report.skipped.append("%s: changed while walking" % entry.path)
+            continue
+        except PermissionError as exc:
+            report.skipped.append("%s: %s" % (entry.path, exc.strerror))
+            continue
+        report.changed += 1
+    return report
+
+
+def scan_tree(root: str, gid: int, limit: int = 10) -> Report:
+    """Count entries that break the policy, without changing anything (for ``check``)."""
+    report = Report()
+    count = 0
+    for entry in walk(root, report):
+        new_gid, new_mode = needed(entry.st, gid)
+        if new_gid is None and new_mode is None:
+            continue
+        count += 1
+        if len(report.offenders) < limit:
+            report.offenders.append(entry.path)
+    report.changed = count
+    return report

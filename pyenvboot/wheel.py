@@ -1,0 +1,100 @@
+"""Unpack a pure-Python wheel into a venv without running pip.
+
+Only for seeding pip itself (issue 4's "seed pip without running pip"): the wheel
+is pip's own, pure Python, with console scripts and no ``.data`` directory.
+The scripts are added to RECORD so that pip can later upgrade or remove itself.
+"""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+import zipfile
+from typing import Dict, List
+
+from pyenvboot.errors import CreateError
+
+
+def _safe_member(name: str) -> bool:
+    parts = name.split("/")
+    return not name.startswith("/") and ".." not in parts and "\\" not in name
+
+
+def shebang(python: str) -> str:
+    """A script's first line(s); a ``/bin/sh`` trampoline when the path is too long or has spaces.
+
+    The kernel truncates ``#!`` lines at 127 bytes (issue 6), as pip's own script
+    maker knows.
+    """
+    if len(python.encode()) + 2 <= 127 and " " not in python:
+        return "#!%s\n" % python
+    quoted = "'" + python.replace("'", "'\\''") + "'"
+    return "#!/bin/sh\n'''exec' %s \"$0\" \"$@\"\n' '''\n" % quoted
+
+
+def script_text(python: str, module: str, func: str) -> str:
+    return (
+        shebang(python)
+        + "import sys\n"
+        + "from %s import %s\n" % (module, func.split(".")[0])
+        + "if __name__ == '__main__':\n"
+        + "    if sys.argv[0].endswith('-script.pyw'):\n"
+        + "        sys.argv[0] = sys.argv[0][:-11]\n"
+        + "    sys.exit(%s())\n" % func
+    )
+
+
+def install_wheel(
+    wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]
+) -> None:
+    """Extract ``wheel`` into ``purelib``; write the console scripts named in ``script_names``.
+
+    ``script_names`` maps an entry point to the file names to write for it (pip's
+    ``pip`` entry point becomes ``pip``, ``pip3`` and ``pip3.X``).
+    """
+    try:
+        zf = zipfile.ZipFile(wheel)
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise CreateError("cannot read wheel %s: %s" % (wheel, exc)) from None
+    with zf:
+        names = zf.namelist()
+        if not all(_safe_member(n) for n in names):
+            raise CreateError("refusing wheel %s: it has paths outside its root" % wheel)
+        dist_info = sorted({n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")})
+        if len(dist_info) != 1:
+            raise CreateError("%s is not a wheel (no single .dist-info directory)" % wheel)
+        for name in names:
+            if name.endswith("/"):
+                continue
+            dest = os.path.join(purelib, name)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with zf.open(name) as src, open(dest, "wb") as dst:
+                dst.write(src.read())
+        entry_points = configparser.ConfigParser(delimiters=("=",))
+        entry_points.optionxform = str  # type: ignore[assignment,method-assign]
+        try:
+            entry_points.read_string(zf.read(dist_info[0] + "/entry_points.txt").decode())
+        except KeyError:
+            pass
+    record_lines: List[str] = []
+    scripts = entry_points["console_scripts"] if entry_points.has_section("console_scripts") else {}
+    for entry, files in script_names.items():
+        if entry not in scripts:
+            continue
+        module, _, func = scripts[entry].partition(":")
+        text = script_text(python, module.strip(), func.strip())
+        for filename in files:
+            path = os.path.join(bin_dir, filename)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777)  # executable, less the umask
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            record_lines.append("%s,," % os.path.relpath(path, purelib))
+    record = os.path.join(purelib, dist_info[0], "RECORD")
+    buf = io.StringIO()
+    buf.write("".join(line + "\n" for line in record_lines))
+    buf.write("%s/INSTALLER,,\n" % dist_info[0])
+    with open(record, "a", encoding="utf-8") as f:
+        f.write(buf.getvalue())
+    with open(os.path.join(purelib, dist_info[0], "INSTALLER"), "w", encoding="utf-8") as f:
+        f.write("pyenvboot\n")
