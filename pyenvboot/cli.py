@@ -119,6 +119,13 @@ class _Parser:
                            add_help=False)
         p.add_argument("pip_args", nargs=argparse.REMAINDER)
 
+        p = sub.add_parser("check", help="diagnose the venv: isolation, consistency, pins, interpreter, permissions")
+        venv_opt(p)
+        p.add_argument("-r", "--requirement", dest="requirements", action="append", default=[], metavar="FILE",
+                       help="also check that this requirements file is met inside the venv (repeatable)")
+        p.add_argument("--group", metavar="GROUP", help="group the venv must be writable by (default: the venv's)")
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+
         p = sub.add_parser("fix-permissions", help="apply the permission policy to trees")
         p.add_argument("--group", metavar="GROUP", help="owning group (default: 0)")
         p.add_argument("paths", nargs="+", metavar="PATH")
@@ -196,6 +203,13 @@ def _cmd_pip(args: Sequence[str]) -> int:
     return run_pip(venv_path(venv, os.environ), args, os.environ)
 
 
+def _cmd_check(ns: "argparse.Namespace") -> int:
+    from pyenvboot.check import run_check
+    from pyenvboot.environment import venv_path
+
+    return run_check(venv_path(ns.venv, os.environ), ns.requirements, ns.group, ns.json)
+
+
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:
     from pyenvboot.permissions import fix_tree, resolve_group
 
@@ -227,6 +241,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             "init": _cmd_init,
             "env": _cmd_env,
             "shell": _cmd_shell,
+            "check": _cmd_check,
             "fix-permissions": _cmd_fix_permissions,
         }.get(ns.command)
         if handler is None:  # "exec --help" exits inside argparse
