@@ -43,6 +43,8 @@ unset PYTHONHOME
 umask 002
 if [ -z "${{USER-}}" ] || [ -z "${{HOME-}}" ] || [ "$HOME" = / ] || [ ! -w "$HOME" ]; then
   eval "$({run} env --venv {sh_quote(venv)} --identity --format sh)"
+  # This bash looked its user name up before the hook ran ("I have no name!").
+  case $- in *i*) [ -z "${{BASH_VERSION-}}" ] || eval 'PS1=${{PS1//\\\\u/\\${{USER}}}}' ;; esac
 fi
 case $- in
   *i*) case "${{PS1-}}" in {sh_quote(marker)}*) ;; *) PS1={sh_quote(marker)}"${{PS1-\\$ }}" ;; esac ;;

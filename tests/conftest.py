@@ -1,0 +1,75 @@
+"""Shared fixtures: tier markers by directory, shared temp dirs other UIDs can reach, wheels."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+from tests.support.pipenv import isolated_environ
+from tests.support.wheels import build_wheel
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """Each test gets the marker of its tier directory, so ``-m unit`` etc. select tiers."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(REPO / "tests").parts
+        tier = {"unit": "unit", "integration": "integration", "hardening": "integration", "container": "container"}
+        if parts and parts[0] in tier:
+            item.add_marker(getattr(pytest.mark, tier[parts[0]]))
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A temp dir that any UID can traverse (pytest's tmp_path is 0700, root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="pyenvboot-test-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def readable_source() -> Iterator[Path]:
+    """A copy of the package that other UIDs can import (a CI clone may live in a 0700 dir)."""
+    path = Path(tempfile.mkdtemp(prefix="pyenvboot-src-", dir="/tmp"))
+    shutil.copytree(REPO / "pyenvboot", path / "pyenvboot", ignore=shutil.ignore_patterns("__pycache__"))
+    for p in [path, *path.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def environ(readable_source: Path) -> Dict[str, str]:
+    """A clean environment: pip isolated from the machine's config, pyenvboot importable by any UID."""
+    return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin")
+
+
+@pytest.fixture(scope="session")
+def system_python() -> str:
+    """Debian's python3: readable by every UID, unlike the pyenv ones in root's home."""
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        pytest.skip("no %s on this machine" % SYSTEM_PYTHON)
+    return SYSTEM_PYTHON
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Iterator[Path]:
+    """Tiny real wheels: demo 1.0 and 2.0, extra 1.0, and needs-demo (requires demo>=2)."""
+    path = Path(tempfile.mkdtemp(prefix="pyenvboot-wheels-", dir="/tmp"))
+    path.chmod(0o755)
+    build_wheel(path, "demo", "1.0")
+    build_wheel(path, "demo", "2.0")
+    build_wheel(path, "extra", "1.0")
+    build_wheel(path, "needs-demo", "1.0", requires=["demo>=2"])
+    for wheel in path.iterdir():
+        wheel.chmod(0o644)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

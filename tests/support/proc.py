@@ -1,0 +1,22 @@
+"""Running pyenvboot and other commands in tests, as root or as an arbitrary UID."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Dict, List
+
+ARBITRARY_UID = 1000680000
+
+
+def pyenvboot_cmd(python: str = sys.executable) -> List[str]:
+    return [python, "-m", "pyenvboot"]
+
+
+def as_uid(uid: int, gid: int = 0) -> List[str]:
+    """Run as an arbitrary UID in group ``gid`` with no supplementary groups (a real UID switch)."""
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups"]
+
+
+def run(argv: List[str], env: Dict[str, str], **kwargs: object) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, **kwargs)  # type: ignore[call-overload, no-any-return]

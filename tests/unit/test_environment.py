@@ -1,0 +1,88 @@
+"""The activation environment as pure functions (issue 2, point 2)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pyenvboot.environment import (
+    activation_changes,
+    apply_changes,
+    format_dockerfile,
+    format_json,
+    format_sh,
+    hook_path,
+    path_with_first,
+    venv_path,
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/usr/bin:/bin", "/v/bin:/usr/bin:/bin"),
+        ("/v/bin:/usr/bin", "/v/bin:/usr/bin"),
+        ("/usr/bin:/v/bin:/bin:/v/bin", "/v/bin:/usr/bin:/bin"),
+        ("", "/v/bin"),
+        ("/usr/bin::/bin:", "/v/bin:/usr/bin:/bin"),
+    ],
+)
+def test_venv_bin_is_first_and_once(path: str, expected: str) -> None:
+    assert path_with_first(path, "/v/bin") == expected
+
+
+def test_activation_is_idempotent() -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONHOME": "/junk", "HOME": "/root"}
+    once = apply_changes(env, activation_changes(env, "/opt/venv"))
+    twice = apply_changes(once, activation_changes(once, "/opt/venv"))
+    assert once == twice
+    assert once["PATH"].split(":").count("/opt/venv/bin") == 1
+
+
+def test_activation_isolates_and_wires_hooks() -> None:
+    env = {"PATH": "/usr/bin", "PYTHONHOME": "/usr"}
+    changes = activation_changes(env, "/opt/venv")
+    result = apply_changes(env, changes)
+    assert "PYTHONHOME" not in result
+    assert result["VIRTUAL_ENV"] == "/opt/venv"
+    assert result["PYTHONNOUSERSITE"] == "1"
+    assert result["BASH_ENV"] == result["ENV"] == hook_path("/opt/venv")
+    assert hook_path("/opt/venv") in result["PROMPT_COMMAND"]
+    assert env == {"PATH": "/usr/bin", "PYTHONHOME": "/usr"}, "input must not be modified"
+
+
+def test_missing_path_gets_a_default() -> None:
+    result = activation_changes({}, "/v")
+    assert result["PATH"] is not None
+    assert result["PATH"].startswith("/v/bin:") and "/usr/bin" in result["PATH"]
+
+
+@pytest.mark.parametrize(
+    ("explicit", "environ", "expected"),
+    [
+        (None, {}, "/opt/venv"),
+        (None, {"PYENVBOOT_VENV": "/srv/env/"}, "/srv/env"),
+        ("/a//b/", {"PYENVBOOT_VENV": "/srv/env"}, "/a/b"),
+        ("rel/venv", {}, "rel/venv"),
+    ],
+)
+def test_venv_path_precedence(explicit: str, environ: dict, expected: str) -> None:  # type: ignore[type-arg]
+    assert venv_path(explicit, environ) == expected
+
+
+def test_sh_format_quotes_and_unsets() -> None:
+    text = format_sh({"A": "it's $HOME", "B": None})
+    assert "export A='it'\\''s $HOME'" in text
+    assert "unset B" in text
+
+
+def test_dockerfile_format_escapes_and_comments_unset() -> None:
+    text = format_dockerfile({"P": 'a"$b\\', "U": None})
+    assert text.startswith("# keep unset in the image: U\n")
+    assert 'ENV P="a\\"\\$b\\\\"' in text
+
+
+def test_json_format_is_one_object_with_null_for_unset() -> None:
+    data = json.loads(format_json({"A": "1", "B": None}))
+    assert data == {"A": "1", "B": None}

@@ -1,0 +1,74 @@
+"""User names and passwd lines for arbitrary UIDs (issue 2, point 5)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pyenvboot.errors import IdentityError
+from pyenvboot.identity import append_passwd_entry, choose_home, passwd_line, validate_user_name
+
+
+@pytest.mark.parametrize("name", ["default", "app", "_svc", "a.b-c_1", "x" * 32])
+def test_valid_names(name: str) -> None:
+    assert validate_user_name(name) == name
+
+
+@pytest.mark.parametrize(
+    "name", ["", "root:x:0:0", "evil\nroot", "Upper", "1digit", "-dash", "x" * 33, "sp ace", "tab\t", "ünï"]
+)
+def test_names_that_could_alter_passwd_are_refused(name: str) -> None:
+    with pytest.raises(IdentityError, match="PYENVBOOT_USER"):
+        validate_user_name(name)
+
+
+def test_passwd_line_shape() -> None:
+    assert passwd_line("default", 1000680000, 0, "/home/x") == (
+        "default:x:1000680000:0:pyenvboot user:/home/x:/bin/sh\n"
+    )
+
+
+def test_passwd_line_refuses_uid_0() -> None:
+    with pytest.raises(IdentityError, match="uid 0"):
+        passwd_line("default", 0, 0, "/home/x")
+
+
+@pytest.mark.parametrize("home", ["/home/a:b", "/home/a\nroot::0:0::/:/bin/sh"])
+def test_passwd_line_refuses_field_separators(home: str) -> None:
+    with pytest.raises(IdentityError):
+        passwd_line("default", 1000, 0, home)
+
+
+def test_append_is_once_per_uid(tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    passwd.write_text("root:x:0:0:root:/root:/bin/bash")  # no trailing newline
+    line = passwd_line("default", 1234, 0, "/home/x")
+    assert append_passwd_entry(str(passwd), line, 1234, "default") is True
+    assert append_passwd_entry(str(passwd), line, 1234, "default") is False
+    assert passwd.read_text().splitlines() == ["root:x:0:0:root:/root:/bin/bash", line.strip()]
+
+
+def test_append_refuses_existing_name(tmp_path: Path) -> None:
+    passwd = tmp_path / "passwd"
+    passwd.write_text("default:x:1000:1000::/home/d:/bin/sh\n")
+    before = passwd.read_bytes()
+    with pytest.raises(IdentityError, match="already exists"):
+        append_passwd_entry(str(passwd), passwd_line("default", 1234, 0, "/h"), 1234, "default")
+    assert passwd.read_bytes() == before
+
+
+def test_choose_home_prefers_a_writable_home(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    env = {"TMPDIR": str(tmp_path)}
+    assert choose_home(str(tmp_path), None, str(shared), os.getuid(), env) == str(tmp_path)
+    assert choose_home("/", None, str(shared), os.getuid(), env) == str(shared)
+    assert choose_home(None, "/nonexistent", str(shared), os.getuid(), env) == str(shared)
+
+
+def test_choose_home_falls_back_to_a_private_temp_home(tmp_path: Path) -> None:
+    home = choose_home("/", None, str(tmp_path / "missing"), os.getuid(), {"TMPDIR": str(tmp_path)})
+    assert home == "%s/pyenvboot-%d/home" % (tmp_path, os.getuid())
+    assert os.access(home, os.W_OK)

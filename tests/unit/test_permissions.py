@@ -1,0 +1,66 @@
+"""The permission policy as a pure function of a mode (issue 2, permission policy)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from pyenvboot.errors import PermissionPolicyError
+from pyenvboot.permissions import needed, resolve_group, wanted_mode
+
+DIR = stat.S_IFDIR
+REG = stat.S_IFREG
+
+
+@pytest.mark.parametrize(
+    ("mode", "expected"),
+    [
+        (REG | 0o644, 0o664),
+        (REG | 0o755, 0o775),
+        (REG | 0o600, 0o660),
+        (REG | 0o700, 0o770),
+        (REG | 0o666, 0o664),  # world-write is removed
+        (REG | 0o4755, 0o4775),  # other bits are kept
+        (REG | 0o664, 0o664),
+        (DIR | 0o755, 0o2775),
+        (DIR | 0o700, 0o2770),
+        (DIR | 0o777, 0o2775),
+        (DIR | 0o2775, 0o2775),
+        (DIR | 0o1777, 0o3775),
+    ],
+)
+def test_wanted_mode(mode: int, expected: int) -> None:
+    assert wanted_mode(mode) == expected
+
+
+def test_wanted_mode_only_adds_apart_from_world_write() -> None:
+    for perm in range(0o10000):
+        for kind in (DIR, REG):
+            new = wanted_mode(kind | perm)
+            assert (perm & ~stat.S_IWOTH) & ~new == 0
+            assert not new & stat.S_IWOTH
+
+
+def _st(mode: int, gid: int) -> os.stat_result:
+    return os.stat_result((mode, 1, 1, 1, 0, gid, 0, 0, 0, 0))
+
+
+def test_needed_is_none_for_compliant_entries() -> None:
+    assert needed(_st(REG | 0o664, 0), 0) == (None, None)
+    assert needed(_st(DIR | 0o2775, 0), 0) == (None, None)
+    assert needed(_st(stat.S_IFLNK | 0o777, 5), 0) == (None, None)
+
+
+def test_needed_reports_group_and_mode() -> None:
+    assert needed(_st(REG | 0o644, 5), 0) == (0, 0o664)
+    assert needed(_st(REG | 0o664, 5), 0) == (0, None)
+
+
+def test_resolve_group() -> None:
+    assert resolve_group(None) == 0
+    assert resolve_group("1234") == 1234
+    assert resolve_group("root") == 0
+    with pytest.raises(PermissionPolicyError, match="unknown group 'no-such-group'"):
+        resolve_group("no-such-group")
