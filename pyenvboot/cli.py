@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, List, NoReturn, Optional, Sequence, Tuple
 
 from pyenvboot.errors import EXIT_USAGE, PyenvbootError, UsageError
 
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import List, NoReturn, Optional, Sequence, Tuple
 
 
 class HelpRequested(Exception):
@@ -95,17 +97,24 @@ class _Parser:
         p.add_argument("--pip-wheel", metavar="FILE", help="seed pip from this wheel")
         p.add_argument("--wheelhouse", metavar="DIR", help="look for a pip wheel here too")
         p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
-        p.add_argument("--home", metavar="DIR", help="shared home for UIDs without one"
-                       " (default: $PYENVBOOT_HOME, else /home/pyenvboot)")
+        p.add_argument(
+            "--home",
+            metavar="DIR",
+            help="shared home for UIDs without one (default: $PYENVBOOT_HOME, else /home/pyenvboot)",
+        )
         p.add_argument("--no-home", action="store_true", help="do not create the shared home")
-        p.add_argument("--writable-passwd", action="store_true",
-                       help="make /etc/passwd group-writable so arbitrary UIDs get a real entry (see SECURITY.md)")
+        p.add_argument(
+            "--writable-passwd",
+            action="store_true",
+            help="make /etc/passwd group-writable so arbitrary UIDs get a real entry (see SECURITY.md)",
+        )
 
         p = sub.add_parser("env", help="print the activation environment")
         venv_opt(p)
         p.add_argument("--format", choices=["sh", "dockerfile", "json"], default="sh")
-        p.add_argument("--identity", action="store_true",
-                       help="include the identity fix-ups for this UID (used by the shell hook)")
+        p.add_argument(
+            "--identity", action="store_true", help="include the identity fix-ups for this UID (used by the shell hook)"
+        )
 
         p = sub.add_parser("exec", help="exec a command in the venv (the ENTRYPOINT)")
         venv_opt(p)
@@ -115,14 +124,20 @@ class _Parser:
         p = sub.add_parser("shell", help="start an interactive shell in the venv")
         venv_opt(p)
 
-        p = sub.add_parser("pip", help="run pip in the venv, locked, then fix permissions",
-                           add_help=False)
+        p = sub.add_parser("pip", help="run pip in the venv, locked, then fix permissions", add_help=False)
         p.add_argument("pip_args", nargs=argparse.REMAINDER)
 
         p = sub.add_parser("check", help="diagnose the venv: isolation, consistency, pins, interpreter, permissions")
         venv_opt(p)
-        p.add_argument("-r", "--requirement", dest="requirements", action="append", default=[], metavar="FILE",
-                       help="also check that this requirements file is met inside the venv (repeatable)")
+        p.add_argument(
+            "-r",
+            "--requirement",
+            dest="requirements",
+            action="append",
+            default=[],
+            metavar="FILE",
+            help="also check that this requirements file is met inside the venv (repeatable)",
+        )
         p.add_argument("--group", metavar="GROUP", help="group the venv must be writable by (default: the venv's)")
         p.add_argument("--json", action="store_true", help="print one JSON object")
 

@@ -7,14 +7,18 @@ and the shell hook all derive their environment from these functions (issue 2, p
 from __future__ import annotations
 
 import os
-from typing import Dict, Mapping, Optional
+
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Mapping, Optional
+
+    # A change set: name -> new value, or None to unset the variable.
+    Changes = Dict[str, Optional[str]]
 
 DEFAULT_VENV = "/opt/venv"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOOK_RELPATH = "share/pyenvboot/hook.sh"
-
-# A change set: name -> new value, or None to unset the variable.
-Changes = Dict[str, Optional[str]]
 
 
 def venv_path(explicit: str | None, environ: Mapping[str, str]) -> str:

@@ -10,11 +10,17 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import Dict, List, Mapping, NoReturn, Optional, Sequence
 
-from pyenvboot.environment import Changes, activation_changes, apply_changes
+from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, VenvError
 from pyenvboot.identity import fix_identity
+
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, NoReturn, Optional, Sequence
+
+    from pyenvboot.environment import Changes
 
 UMASK = 0o002
 
@@ -32,8 +38,7 @@ def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         ) from None
     except PermissionError:
         raise NotExecutable(
-            "%s: permission denied (not executable by uid %d, or a directory); chmod +x it"
-            % (argv[0], os.getuid())
+            "%s: permission denied (not executable by uid %d, or a directory); chmod +x it" % (argv[0], os.getuid())
         ) from None
     except OSError as exc:
         if exc.errno == errno.ENOEXEC:

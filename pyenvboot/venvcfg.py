@@ -41,7 +41,9 @@ def write_atomic(path: str, data: str, mode: Optional[int] = None) -> None:
     build does not survive a power cut anyway.
     """
     tmp = "%s.pyenvboot-tmp-%d" % (path, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666 if mode is None else 0o600)
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666 if mode is None else 0o600
+    )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(data)

@@ -45,9 +45,7 @@ def script_text(python: str, module: str, func: str) -> str:
     )
 
 
-def install_wheel(
-    wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]
-) -> None:
+def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]) -> None:
     """Extract ``wheel`` into ``purelib``; write the console scripts named in ``script_names``.
 
     ``script_names`` maps an entry point to the file names to write for it (pip's

@@ -73,3 +73,17 @@ def wheelhouse() -> Iterator[Path]:
         wheel.chmod(0o644)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def host_passwd_untouched() -> Iterator[None]:
+    """No test may change the machine's /etc/passwd: restore it and fail the test that did."""
+    path = Path("/etc/passwd")
+    before = (path.read_bytes(), path.stat().st_mode, path.stat().st_gid)
+    yield
+    after = (path.read_bytes(), path.stat().st_mode, path.stat().st_gid)
+    if after != before:
+        path.write_bytes(before[0])
+        os.chmod(path, before[1] & 0o7777)
+        os.chown(path, -1, before[2])
+        pytest.fail("the test changed the host's /etc/passwd (restored); use a chroot or a container")

@@ -24,9 +24,7 @@ def pyenvboot(python: str) -> List[str]:
 def venv(shared_dir: Path, system_python: str, environ: Dict[str, str]) -> Iterator[Path]:
     """A fresh venv on Debian's python3, made by ``init`` as root, usable by any UID in gid 0."""
     path = shared_dir / "venv"
-    proc = run(
-        pyenvboot(system_python) + ["init", "--venv", str(path), "--home", str(shared_dir / "home")], environ
-    )
+    proc = run(pyenvboot(system_python) + ["init", "--venv", str(path), "--home", str(shared_dir / "home")], environ)
     assert proc.returncode == 0, proc.stderr
     yield path
 
@@ -39,11 +37,13 @@ def policy_offenders(root: Path) -> List[str]:
         if stat.S_ISLNK(st.st_mode):
             continue
         mode = st.st_mode
-        if st.st_gid != 0 or mode & 0o060 != 0o060 or mode & 0o002:
-            bad.append(str(p))
-        elif stat.S_ISDIR(mode) and not mode & stat.S_ISGID:
-            bad.append(str(p))
-        elif mode & 0o100 and not mode & 0o010:
+        if (
+            st.st_gid != 0
+            or mode & 0o060 != 0o060
+            or mode & 0o002
+            or (stat.S_ISDIR(mode) and not mode & stat.S_ISGID)
+            or (mode & 0o100 and not mode & 0o010)
+        ):
             bad.append(str(p))
     return bad
 
@@ -84,7 +84,10 @@ def test_init_again_keeps_installed_packages(
 def test_env_sh_evaluated_twice_has_venv_bin_once(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
     cmd = " ".join(pyenvboot(system_python)) + " env --venv " + str(venv)
     # The output must remove a PYTHONHOME set in the shell (it would break the venv's python).
-    script = 'a=$(%s) && b=$(%s) && export PYTHONHOME=/junk && eval "$a" && eval "$b" && echo "$PATH" && echo "${PYTHONHOME-unset}"' % (cmd, cmd)
+    script = (
+        'a=$(%s) && b=$(%s) && export PYTHONHOME=/junk && eval "$a" && eval "$b"'
+        ' && echo "$PATH" && echo "${PYTHONHOME-unset}"' % (cmd, cmd)
+    )
     proc = run(["sh", "-c", script], environ)
     assert proc.returncode == 0, proc.stderr
     path, home = proc.stdout.splitlines()
@@ -121,9 +124,19 @@ def test_exec_exit_codes(
 def test_exec_replaces_itself(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
     """No wrapper stays: the app has pyenvboot's PID, so as ENTRYPOINT it is PID 1."""
     child = subprocess.Popen(
-        pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "python", "-c",
-                                    "import os, sys; print(os.getpid(), sys.prefix, oct(os.umask(0)))"],
-        env=environ, stdout=subprocess.PIPE, text=True,
+        pyenvboot(system_python)
+        + [
+            "exec",
+            "--venv",
+            str(venv),
+            "--",
+            "python",
+            "-c",
+            "import os, sys; print(os.getpid(), sys.prefix, oct(os.umask(0)))",
+        ],
+        env=environ,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     out, _ = child.communicate(timeout=60)
     pid, prefix, umask = out.split()
@@ -134,7 +147,8 @@ def test_exec_replaces_itself(venv: Path, system_python: str, environ: Dict[str,
 
 def test_exec_without_command_starts_a_shell(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
     proc = run(
-        pyenvboot(system_python) + ["exec", "--venv", str(venv)], environ,
+        pyenvboot(system_python) + ["exec", "--venv", str(venv)],
+        environ,
         input='echo "venv=$VIRTUAL_ENV"; exit 3\n',
     )
     assert proc.returncode == 3
@@ -178,7 +192,9 @@ def test_arbitrary_uid_gets_a_name_for_whoami(
         pytest.skip("libnss_wrapper.so is not installed (Debian: libnss-wrapper)")
     user_env = {**environ, "HOME": "/", "PYENVBOOT_HOME": str(shared_dir / "home"), "PYENVBOOT_USER": "appuser"}
     proc = run(
-        as_uid(ARBITRARY_UID) + pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "sh", "-c", "whoami; echo ~"],
+        as_uid(ARBITRARY_UID)
+        + pyenvboot(system_python)
+        + ["exec", "--venv", str(venv), "--", "sh", "-c", "whoami; echo ~"],
         user_env,
     )
     assert proc.returncode == 0, proc.stderr
@@ -214,7 +230,8 @@ def test_pip_leaves_no_cache_behind(
 
 def test_pip_exit_code_is_pips(venv: Path, system_python: str, environ: Dict[str, str], wheelhouse: Path) -> None:
     proc = run(
-        pyenvboot(system_python) + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), "absent"],
+        pyenvboot(system_python)
+        + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), "absent"],
         environ,
     )
     assert proc.returncode == 1
@@ -226,8 +243,12 @@ def test_pip_waits_for_the_venv_lock(venv: Path, system_python: str, environ: Di
     fd = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)
     child = subprocess.Popen(
-        pyenvboot(system_python) + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), "extra"],
-        env=environ, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        pyenvboot(system_python)
+        + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), "extra"],
+        env=environ,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert child.stderr is not None
@@ -239,7 +260,9 @@ def test_pip_waits_for_the_venv_lock(venv: Path, system_python: str, environ: Di
     assert list(venv.glob("lib/python3*/site-packages/extra"))
 
 
-def test_fix_permissions_second_run_changes_nothing(shared_dir: Path, environ: Dict[str, str], system_python: str) -> None:
+def test_fix_permissions_second_run_changes_nothing(
+    shared_dir: Path, environ: Dict[str, str], system_python: str
+) -> None:
     tree = shared_dir / "tree"
     (tree / "sub").mkdir(parents=True)
     (tree / "sub" / "f").write_text("x")
@@ -257,10 +280,16 @@ def test_fix_permissions_second_run_changes_nothing(shared_dir: Path, environ: D
     assert {p: p.lstat().st_ctime_ns for p in ctimes} == ctimes
     after_target = os.stat("/etc/hostname")
     assert (after_target.st_mode, after_target.st_gid, after_target.st_ctime_ns) == (
-        before_target.st_mode, before_target.st_gid, before_target.st_ctime_ns)
+        before_target.st_mode,
+        before_target.st_gid,
+        before_target.st_ctime_ns,
+    )
 
 
 def test_fix_permissions_unknown_group(shared_dir: Path, environ: Dict[str, str], system_python: str) -> None:
     proc = run(pyenvboot(system_python) + ["fix-permissions", "--group", "nope-group", str(shared_dir)], environ)
     assert proc.returncode == 5
-    assert proc.stderr == "error: unknown group 'nope-group': create it first (groupadd) or pass a numeric gid with --group\n"
+    assert (
+        proc.stderr
+        == "error: unknown group 'nope-group': create it first (groupadd) or pass a numeric gid with --group\n"
+    )

@@ -83,6 +83,9 @@ def test_pyenvboot_shell_has_marker_and_venv(venv: Path, system_python: str, env
 def test_sh_c_sees_the_venv_through_env_lines(venv: Path, image_env: Dict[str, str]) -> None:
     proc = subprocess.run(
         as_uid(ARBITRARY_UID) + ["sh", "-c", "python -c 'import sys; print(sys.prefix)'"],
-        env=image_env, stdout=subprocess.PIPE, text=True, check=True,
+        env=image_env,
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
     )
     assert proc.stdout.strip() == str(venv)

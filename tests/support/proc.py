@@ -19,4 +19,6 @@ def as_uid(uid: int, gid: int = 0) -> List[str]:
 
 
 def run(argv: List[str], env: Dict[str, str], **kwargs: object) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300, **kwargs)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(
+        argv, env=env, capture_output=True, text=True, timeout=300, **kwargs
+    )  # type: ignore[call-overload, no-any-return]
