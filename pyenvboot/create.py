@@ -20,7 +20,8 @@ from typing import Any, Callable, Dict, List, Optional
 from pyenvboot import __version__
 from pyenvboot.environment import hook_path
 from pyenvboot.errors import CreateError, InterpreterError, PermissionPolicyError, VenvError
-from pyenvboot.hook import render_hook, self_command
+from pyenvboot.hook import render_hook
+from pyenvboot.launcher import LIB_RELPATH, copy_runtime, write_launcher
 from pyenvboot.lock import locked
 from pyenvboot.permissions import fix_tree
 from pyenvboot.venvcfg import format_cfg, read_cfg, write_atomic
@@ -30,7 +31,8 @@ STAGING_MARK = ".pyenvboot-staging-"
 DEBIAN_WHEELS = "/usr/share/python-wheels"
 
 # Run by the target interpreter: facts about it, and (given a bin directory) the
-# stdlib activate scripts rendered for the final venv path by its own venv module.
+# stdlib activate scripts rendered for the final venv path by its own venv module,
+# and (given a lib directory) pyenvboot's runtime copy byte-compiled for it.
 PROBE = r"""
 import json, os, sys, sysconfig
 final = sys.argv[1]
@@ -73,6 +75,9 @@ if len(sys.argv) > 3:
             cfg_path=os.path.join(final, "pyvenv.cfg"), env_exec_cmd=os.path.join(final, "bin", "python"))
         venv.EnvBuilder(prompt=prompt).setup_scripts(ctx)
         out["scripts"] = True
+if len(sys.argv) > 4:
+    import compileall
+    compileall.compile_dir(sys.argv[4], quiet=1)
 print(json.dumps(out))
 """
 
@@ -161,6 +166,7 @@ class VenvBuilder:
         try:
             os.mkdir(staging)
             self.ensure_directories(staging)
+            self.copy_runtime(staging)
             info = self.probe(staging)
             self.ensure_lib_directories(staging, info)
             self.write_config(staging, info)
@@ -178,8 +184,9 @@ class VenvBuilder:
 
     def update(self, result: Result) -> None:
         try:
-            info = self.probe(self.venv)
             self.ensure_directories(self.venv)
+            self.copy_runtime(self.venv)
+            info = self.probe(self.venv)
             self.ensure_lib_directories(self.venv, info)
             self.check_version(info)
             self.write_config(self.venv, info)
@@ -225,7 +232,8 @@ class VenvBuilder:
 
     def probe(self, target_dir: str) -> Interpreter:
         """Ask the base interpreter about itself; render the stdlib activate scripts into ``target_dir``."""
-        argv = [self.python, "-I", "-c", PROBE, self.venv, os.path.join(target_dir, "bin"), self.prompt]
+        lib = os.path.join(target_dir, LIB_RELPATH)
+        argv = [self.python, "-I", "-c", PROBE, self.venv, os.path.join(target_dir, "bin"), self.prompt, lib]
         try:
             proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
         except OSError as exc:
@@ -336,10 +344,18 @@ class VenvBuilder:
             script_names={"pip": ["pip", "pip3", "pip" + info.minor]},
         )
 
+    def copy_runtime(self, root: str) -> None:
+        """pyenvboot's own copy for the launcher; the probe byte-compiles it."""
+        copy_runtime(os.path.join(root, LIB_RELPATH))
+
     def write_scripts(self, root: str) -> None:
-        """The shell hook (BASH_ENV, ENV, PROMPT_COMMAND); the activate scripts came with the probe."""
+        """The launcher and the shell hook (BASH_ENV, ENV, PROMPT_COMMAND).
+
+        The activate scripts came with the probe.
+        """
+        write_launcher(os.path.join(root, "bin"), self.venv)
         path = self.relocate(hook_path(self.venv), root)
-        write_atomic(path, render_hook(self.venv, self.prompt, self_command()))
+        write_atomic(path, render_hook(self.venv, self.prompt, [os.path.join(self.venv, "bin", "pyenvboot")]))
 
     def apply_permissions(self, root: str) -> int:
         report = fix_tree(root, self.gid)

@@ -10,24 +10,13 @@ builtins on every ``bash -c``.
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import List
 
 from pyenvboot.environment import sh_quote
 
 
-def self_command() -> List[str]:
-    """How a shell can run this pyenvboot again: the zipapp, else ``python -m pyenvboot``."""
-    loader = sys.modules["pyenvboot"].__spec__.loader if sys.modules["pyenvboot"].__spec__ else None
-    archive = getattr(loader, "archive", None)
-    if archive:
-        return [archive] if os.access(archive, os.X_OK) else [sys.executable, archive]
-    return [sys.executable, "-m", "pyenvboot"]
-
-
 def render_hook(venv: str, prompt: str, command: List[str]) -> str:
-    """The hook's text for ``venv``; ``command`` runs pyenvboot (see :func:`self_command`)."""
+    """The hook's text for ``venv``; ``command`` runs pyenvboot (the venv's launcher)."""
     bin_dir = venv + "/bin"
     marker = "(%s) " % prompt
     run = " ".join(sh_quote(c) for c in command)

@@ -21,16 +21,18 @@ def _safe_member(name: str) -> bool:
     return not name.startswith("/") and ".." not in parts and "\\" not in name
 
 
-def shebang(python: str) -> str:
+def shebang(python: str, options: str = "") -> str:
     """A script's first line(s); a ``/bin/sh`` trampoline when the path is too long or has spaces.
 
     The kernel truncates ``#!`` lines at 127 bytes (issue 6), as pip's own script
-    maker knows.
+    maker knows. ``options`` is one word of interpreter flags, e.g. ``-IS``.
     """
-    if len(python.encode()) + 2 <= 127 and " " not in python:
-        return "#!%s\n" % python
+    line = python + (" " + options if options else "")
+    if len(line.encode()) + 2 <= 127 and " " not in python:
+        return "#!%s\n" % line
     quoted = "'" + python.replace("'", "'\\''") + "'"
-    return "#!/bin/sh\n'''exec' %s \"$0\" \"$@\"\n' '''\n" % quoted
+    flags = options + " " if options else ""
+    return "#!/bin/sh\n'''exec' %s %s\"$0\" \"$@\"\n' '''\n" % (quoted, flags)
 
 
 def script_text(python: str, module: str, func: str) -> str:
