@@ -15,7 +15,7 @@ import shutil
 import sys
 import zipfile
 
-from pyenvboot.wheel import shebang
+from pyenvboot.environment import hook_path, sh_quote
 
 LIB_RELPATH = "share/pyenvboot/lib"
 PACKAGES = ("pyenvboot", "packaging")
@@ -64,15 +64,55 @@ def copy_runtime(lib_dir: str) -> None:
 
 
 def launcher_text(venv: str) -> str:
-    """``VENV/bin/pyenvboot``: the venv's python, isolated and without site, on the copy."""
+    """``VENV/bin/pyenvboot``: sh, doing the common ``exec`` itself, else the byte-compiled copy.
+
+    A second Python start would double the cost of every container start (issue 5),
+    so ``pyenvboot exec [--] CMD...`` for this venv is done in sh when it can only
+    succeed: the hook (which activates the venv) found the identity without Python,
+    and CMD is an executable file. Everything else, and every case that could fail,
+    runs the Python implementation, which defines the behaviour and the messages.
+    """
+    q = sh_quote
     lib = os.path.join(venv, LIB_RELPATH)
-    return (
-        shebang(os.path.join(venv, "bin", "python"), "-IS")
-        + "import sys\n"
-        + "sys.path.insert(0, %r)\n" % lib
-        + "from pyenvboot.cli import main\n"
-        + "sys.exit(main())\n"
-    )
+    python = os.path.join(venv, "bin", "python")
+    code = "import sys; sys.path.insert(0, %r); from pyenvboot.cli import main; sys.exit(main())" % lib
+    return f"""\
+#!/bin/sh
+# pyenvboot for {venv}, written by 'pyenvboot init'.
+# This venv is the default for every command run through it.
+_pyenvboot_venv={q(venv)}
+if [ -z "${{PYENVBOOT_VENV-}}" ]; then PYENVBOOT_VENV=$_pyenvboot_venv; export PYENVBOOT_VENV; fi
+if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
+  case ${{2-}} in
+    --) _pyenvboot_skip=2 ;;
+    -*|'') _pyenvboot_skip= ;;
+    *) _pyenvboot_skip=1 ;;
+  esac
+  if [ -n "$_pyenvboot_skip" ] && [ "$#" -gt "$_pyenvboot_skip" ]; then
+    _pyenvboot_fast=1
+    . {q(hook_path(venv))}
+    shift "$_pyenvboot_skip"
+    if [ -n "$_pyenvboot_fast" ]; then
+      _pyenvboot_fast=
+      case $1 in
+        */*) if [ -f "$1" ] && [ -x "$1" ]; then _pyenvboot_fast=1; fi ;;
+        *)
+          set -f; _pyenvboot_ifs=$IFS; IFS=:
+          for _pyenvboot_d in $PATH; do
+            if [ -f "$_pyenvboot_d/$1" ] && [ -x "$_pyenvboot_d/$1" ]; then _pyenvboot_fast=1; break; fi
+          done
+          IFS=$_pyenvboot_ifs; set +f ;;
+      esac
+    fi
+    if [ -n "$_pyenvboot_fast" ]; then
+      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d
+      exec "$@"
+    fi
+    set -- exec -- "$@"
+  fi
+fi
+exec {q(python)} -IS -c {q(code)} "$@"
+"""
 
 
 def write_launcher(bin_dir: str, venv: str) -> None:

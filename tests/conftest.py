@@ -47,9 +47,16 @@ def readable_source() -> Iterator[Path]:
 
 
 @pytest.fixture
-def environ(readable_source: Path) -> Dict[str, str]:
-    """A clean environment: pip isolated from the machine's config, pyenvboot importable by any UID."""
-    return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin")
+def environ(readable_source: Path, shared_dir: Path) -> Dict[str, str]:
+    """A clean environment: pip isolated from the machine's config, pyenvboot importable by any UID.
+
+    TMPDIR is the test's own (sticky, world-writable like /tmp), so identities that
+    pyenvboot leaves for a UID there do not leak from one test into the next.
+    """
+    tmp = shared_dir / "tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", TMPDIR=str(tmp))
 
 
 @pytest.fixture(scope="session")
