@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 DEFAULT_USER = "default"
 DEFAULT_HOME = "/home/pyenvboot"
 PASSWD = "/etc/passwd"
+IDENTITY_CACHE = "identity.sh"  # in the private runtime dir; sourced by the shell hook
 NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
 NAME_REST = NAME_FIRST | frozenset("0123456789-.")
 NSS_WRAPPER_DIRS = ("/usr/lib64", "/usr/lib", "/lib64", "/lib")
@@ -108,11 +109,28 @@ def choose_home(
     return home if usable_home(home) else None
 
 
+def check_shared_library(path: str) -> str:
+    """``path`` if it is an ELF file that LD_PRELOAD can take whole (issue 6: hostile values)."""
+    try:
+        with open(path, "rb") as f:
+            elf = f.read(4) == b"\x7fELF"
+    except OSError as exc:
+        elf, why = False, exc.strerror
+    else:
+        why = "not a shared library"
+    if not elf or not path.startswith("/") or any(c in path for c in " \t\n:"):
+        raise IdentityError(
+            "PYENVBOOT_NSS_WRAPPER=%r: %s; give the absolute path of libnss_wrapper.so, or set it empty"
+            " to not use nss_wrapper" % (path, why if not elf else "not an absolute path without spaces or ':'")
+        )
+    return path
+
+
 def find_nss_wrapper(environ: Mapping[str, str]) -> Optional[str]:
     """Path of ``libnss_wrapper.so`` ($PYENVBOOT_NSS_WRAPPER, else the usual lib dirs)."""
     explicit = environ.get("PYENVBOOT_NSS_WRAPPER")
     if explicit is not None:
-        return explicit if explicit and os.path.isfile(explicit) else None
+        return check_shared_library(explicit) if explicit else None
     dirs = list(NSS_WRAPPER_DIRS)
     try:
         dirs[1:1] = ["/usr/lib/" + d for d in os.listdir("/usr/lib") if d.endswith("-linux-gnu")]
@@ -246,4 +264,30 @@ def fix_identity(environ: Mapping[str, str]) -> Changes:
         changes["PIP_NO_CACHE_DIR"] = "1"
     elif environ.get("HOME") != home:
         changes["HOME"] = home
+    if entry is None:
+        cache_identity(uid, environ, {**changes, "USER": user, "LOGNAME": user})
     return changes
+
+
+def cache_identity(uid: int, environ: Mapping[str, str], changes: Changes) -> None:
+    """Leave the identity as sh in the private runtime dir for the shell hook (issue 5).
+
+    ``docker exec`` shells of a UID without a passwd entry then source it instead of
+    starting Python on every ``bash -c``. Best effort: without it the hook runs pyenvboot.
+    """
+    from pyenvboot.environment import format_sh
+
+    private = runtime_dir(uid, environ)
+    if private is None:
+        return
+    target = private + "/" + IDENTITY_CACHE
+    tmp = "%s.%d" % (target, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, format_sh(changes).encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError:
+        pass
