@@ -1,0 +1,43 @@
+"""Fixtures for the hardening tests: module-wide venvs (building one per test would not fit the time budget)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Dict, Iterator
+
+import pytest
+
+from tests.hardening.support import SYSTEM_PYTHON, pyenvboot, run
+from tests.support.pipenv import isolated_environ
+
+
+@pytest.fixture(scope="module")
+def henv(readable_source: Path) -> Dict[str, str]:
+    """The environment every command gets: pip isolated, pyenvboot importable by any UID."""
+    return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", HOME="/root")
+
+
+@pytest.fixture(scope="module")
+def base() -> Iterator[Path]:
+    """A module-wide temp dir that any UID can traverse."""
+    path = Path(tempfile.mkdtemp(prefix="pyenvboot-hardening-", dir="/tmp"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def module_venv(base: Path, henv: Dict[str, str]) -> Path:
+    """One venv on Debian's python3, made by ``init`` as root, shared by a module's tests."""
+    path = base / "venv"
+    proc = run(pyenvboot() + ["init", "--venv", str(path), "--no-home"], henv)
+    assert proc.returncode == 0, proc.stderr
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _system_python() -> None:
+    if not Path(SYSTEM_PYTHON).exists():
+        pytest.skip("no %s on this machine" % SYSTEM_PYTHON)

@@ -1,0 +1,276 @@
+"""PID 1: ``exec --init`` forwards signals and reaps zombies; plain ``exec`` leaves nothing behind (issue 6, point 4).
+
+``unshare --pid --fork --mount-proc`` makes pyenvboot really PID 1 of a new PID
+namespace, as in a container: orphans are re-parented to it, and signals reach it
+only because it does not leave them at SIG_DFL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Dict, Iterator, List
+
+import pytest
+
+from tests.hardening.support import pyenvboot, run
+from tests.support.pty import interact
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare"),
+]
+
+UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
+FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"]
+
+# Reports each forwarded signal on stdout; exits 7 on the second SIGUSR2.
+REPORTER = r"""
+import os, signal, sys
+seen = []
+def handler(num, frame):
+    name = signal.Signals(num).name
+    print("got", name, flush=True)
+    seen.append(name)
+    if seen.count("SIGUSR2") == 2:
+        sys.exit(7)
+for name in sys.argv[1:]:
+    signal.signal(getattr(signal, name), handler)
+if os.environ.get("IGNORE_TERM"):
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+print("ready", os.getpid(), os.getpgrp(), os.getppid(), flush=True)
+while True:
+    signal.pause()
+"""
+
+# Makes orphans that exit at once (they are re-parented to PID 1), then waits until
+# PID 1 has reaped every one of them: a zombie keeps its /proc entry.
+ZOMBIE_MAKER = r"""
+import os, sys, time
+orphans = []
+for _ in range(int(sys.argv[1])):
+    r, w = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        if os.fork() == 0:
+            os.write(w, str(os.getpid()).encode())
+            os._exit(0)
+        os._exit(0)
+    os.close(w)
+    os.waitpid(middle, 0)
+    orphans.append(int(os.read(r, 32)))
+    os.close(r)
+deadline = time.monotonic() + 30
+left = orphans
+while left and time.monotonic() < deadline:
+    left = [p for p in left if os.path.exists("/proc/%d" % p)]
+    time.sleep(0.01)
+states = {p: open("/proc/%d/stat" % p).read().split()[2] for p in left if os.path.exists("/proc/%d/stat" % p)}
+print("orphans", len(orphans), "left", states, "pid", os.getpid(), "ppid", os.getppid())
+"""
+
+
+@pytest.fixture(scope="module")
+def venv(module_venv: Path) -> Path:
+    return module_venv
+
+
+def init_argv(venv: Path, *command: str) -> List[str]:
+    return [*UNSHARE, *pyenvboot(), "exec", "--init", "--venv", str(venv), "--", *command]
+
+
+def namespace_init(unshare_pid: int, timeout: float = 30) -> int:
+    """Host pid of the namespace's PID 1: unshare's only child."""
+    deadline = time.monotonic() + timeout
+    path = "/proc/%d/task/%d/children" % (unshare_pid, unshare_pid)
+    while time.monotonic() < deadline:
+        children = Path(path).read_text().split()
+        if children:
+            return int(children[0])
+        time.sleep(0.01)
+    raise AssertionError("unshare started no child")
+
+
+def pending(pid: int, signum: int) -> bool:
+    """Is ``signum`` pending (queued, not yet taken) for process ``pid``?"""
+    for line in Path("/proc/%d/status" % pid).read_text().splitlines():
+        if line.startswith(("ShdPnd:", "SigPnd:")) and int(line.split()[1], 16) >> (signum - 1) & 1:
+            return True
+    return False
+
+
+def readline(stream: IO[str]) -> str:
+    line = stream.readline()
+    assert line, "the app ended early"
+    return line.strip()
+
+
+@pytest.fixture
+def started(venv: Path, henv: Dict[str, str]) -> Iterator[List["subprocess.Popen[str]"]]:
+    """Popen objects the test started, killed (by pid) if still running at the end."""
+    procs: List["subprocess.Popen[str]"] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def start(argv: List[str], env: Dict[str, str], procs: List["subprocess.Popen[str]"]) -> "subprocess.Popen[str]":
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    procs.append(proc)
+    return proc
+
+
+def test_init_forwards_each_signal_and_exits_with_the_apps_code(
+    venv: Path, henv: Dict[str, str], started: List["subprocess.Popen[str]"]
+) -> None:
+    proc = start(init_argv(venv, "python", "-c", REPORTER, *FORWARDED), henv, started)
+    assert proc.stdout is not None
+    ready = readline(proc.stdout).split()
+    assert ready[0] == "ready"
+    pid, pgrp, ppid = map(int, ready[1:])
+    assert ppid == 1 and pgrp == pid  # the app runs under PID 1, in its own process group
+    init = namespace_init(proc.pid)
+    for name in FORWARDED:
+        os.kill(init, getattr(signal, name))
+        assert readline(proc.stdout) == "got " + name
+    os.kill(init, signal.SIGUSR2)
+    assert readline(proc.stdout) == "got SIGUSR2"
+    assert proc.wait(timeout=30) == 7
+    assert proc.stderr is not None and proc.stderr.read() == ""
+
+
+def test_init_exits_128_plus_the_signal_that_killed_the_app(venv: Path, henv: Dict[str, str]) -> None:
+    proc = run(init_argv(venv, "sh", "-c", "kill -TERM $$"), henv, timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    proc = run(init_argv(venv, "sh", "-c", "exit 42"), henv, timeout=60)
+    assert proc.returncode == 42
+
+
+def test_init_keeps_an_app_that_ignores_sigterm(
+    venv: Path, henv: Dict[str, str], started: List["subprocess.Popen[str]"]
+) -> None:
+    """SIGTERM is forwarded, not acted on: init stays until the app goes (here: SIGKILL, exit 137)."""
+    proc = start(init_argv(venv, "python", "-c", REPORTER, "SIGUSR1"), {**henv, "IGNORE_TERM": "1"}, started)
+    assert proc.stdout is not None
+    app_ns_pid = int(readline(proc.stdout).split()[1])
+    init = namespace_init(proc.pid)
+    os.kill(init, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while pending(init, signal.SIGTERM) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not pending(init, signal.SIGTERM)
+    # Init handles one signal at a time: once the app reports SIGUSR1, SIGTERM was forwarded.
+    os.kill(init, signal.SIGUSR1)
+    assert readline(proc.stdout) == "got SIGUSR1"
+    assert proc.poll() is None
+    app = [int(p) for p in Path("/proc/%d/task/%d/children" % (init, init)).read_text().split()]
+    assert len(app) == 1 and app_ns_pid != app[0]  # the app's host pid differs from its namespace pid
+    os.kill(app[0], signal.SIGKILL)
+    assert proc.wait(timeout=30) == 128 + signal.SIGKILL
+
+
+def test_init_reaps_orphaned_zombies(venv: Path, henv: Dict[str, str]) -> None:
+    proc = run(init_argv(venv, "python", "-c", ZOMBIE_MAKER, "25"), henv, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["orphans", "25", "left", "{}", "pid", "2", "ppid", "1"], proc.stdout
+
+
+def test_plain_exec_as_pid1_leaves_no_process_behind(venv: Path, henv: Dict[str, str]) -> None:
+    """Without --init the app replaces pyenvboot: it is PID 1 and alone in the namespace."""
+    code = "import os; print(os.getpid(), sorted(int(p) for p in os.listdir('/proc') if p.isdigit()))"
+    proc = run([*UNSHARE, *pyenvboot(), "exec", "--venv", str(venv), "--", "python", "-c", code], henv, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "1 [1]"
+
+
+def test_plain_exec_keeps_the_pid(venv: Path, henv: Dict[str, str]) -> None:
+    child = subprocess.Popen(
+        [*pyenvboot(), "exec", "--venv", str(venv), "--", "python", "-c", "import os; print(os.getpid())"],
+        env=henv,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out, _ = child.communicate(timeout=60)
+    assert int(out) == child.pid
+
+
+KILL_GROUP_APP = r"""
+import os, signal, subprocess, sys
+child = subprocess.Popen([sys.executable, "-c", '''
+import os, signal, sys
+got = []
+signal.signal(signal.SIGTERM, lambda n, f: got.append("TERM"))
+def done(n, f):
+    print("grandchild", ",".join(got) or "-", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGWINCH, done)
+print("ready", flush=True)
+while True:
+    signal.pause()
+'''], stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline() == "ready\n"
+def term(n, f):
+    # SIGWINCH is numbered above SIGTERM: a SIGTERM sent to the group is handled first.
+    child.send_signal(signal.SIGWINCH)
+    print(child.stdout.readline().strip(), flush=True)
+    child.wait()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+
+@pytest.mark.parametrize(("group", "expected"), [("1", "grandchild TERM"), ("0", "grandchild -")])
+def test_kill_group_decides_who_gets_the_signal(
+    venv: Path, henv: Dict[str, str], started: List["subprocess.Popen[str]"], group: str, expected: str
+) -> None:
+    proc = start(init_argv(venv, "python", "-c", KILL_GROUP_APP), {**henv, "PYENVBOOT_INIT_KILL_GROUP": group}, started)
+    assert proc.stdout is not None
+    assert readline(proc.stdout) == "ready"
+    os.kill(namespace_init(proc.pid), signal.SIGTERM)
+    assert readline(proc.stdout) == expected
+    assert proc.wait(timeout=30) == 0
+
+
+def test_init_gives_the_app_the_terminal(venv: Path, henv: Dict[str, str]) -> None:
+    """On a terminal the app is the foreground process group: it can read it (no SIGTTIN stop)."""
+    code = (
+        "import os, sys; line = sys.stdin.readline().strip();"
+        " print('fg', os.tcgetpgrp(0) == os.getpgrp(), os.getpgrp() == os.getpid(), 'read', line, flush=True)"
+    )
+    # setsid -c: a new session whose controlling terminal is the pty, as with ``docker run -it``.
+    argv = ["setsid", "-w", "-c", *pyenvboot(), "exec", "--init", "--venv", str(venv), "--", "python", "-c", code]
+    out = interact(argv, henv, "hello\n", timeout=60)
+    assert "fg True True read hello" in out, out
+
+
+def test_init_environment_matches_plain_exec(venv: Path, henv: Dict[str, str]) -> None:
+    """Same environment, umask and signal state as plain exec: nothing blocked, nothing ignored."""
+    script = 'echo "$VIRTUAL_ENV" "$(umask)" "$(command -v python)"; grep -E "^Sig(Blk|Ign):" /proc/$$/status'
+    outs = []
+    for flag in ([], ["--init"]):
+        proc = run([*pyenvboot(), "exec", *flag, "--venv", str(venv), "--", "sh", "-c", script], henv, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        outs.append(proc.stdout.split())
+    assert outs[0] == outs[1]
+    assert outs[0] == [str(venv), "0002", str(venv / "bin/python"), "SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+
+
+def test_sigpipe_is_default_for_the_app(venv: Path, henv: Dict[str, str]) -> None:
+    """``yes | head -1`` must end quietly: the app must not inherit CPython's SIG_IGN for SIGPIPE."""
+    for flag in ([], ["--init"]):
+        proc = run([*pyenvboot(), "exec", *flag, "--venv", str(venv), "--", "sh", "-c", "yes | head -1"], henv)
+        assert (proc.returncode, proc.stdout, proc.stderr) == (0, "y\n", "")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__]))
