@@ -215,7 +215,10 @@ def _cmd_pip(args: Sequence[str]) -> int:
         venv, args = args[0][len("--venv=") :], args[1:]
     if not args:
         raise UsageError("pip: give pip's arguments, e.g. 'pyenvboot pip install -r requirements.txt'")
-    return run_pip(venv_path(venv, os.environ), args, os.environ)
+    from pyenvboot.verify import after_pip
+
+    venv = venv_path(venv, os.environ)
+    return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
