@@ -262,8 +262,9 @@ def check_isolation(
             Problem(
                 "isolation",
                 "pyvenv.cfg has include-system-site-packages = %s: the base Python's packages (e.g. Debian's"
-                " /usr/lib/python3/dist-packages) count as installed" % setting,
-                "pyenvboot init --venv %s (makes it false; nothing installed is removed)" % quote(venv),
+                " /usr/lib/python3/dist-packages) count as installed; init sets it to false and removes nothing"
+                % setting,
+                "pyenvboot init --venv %s" % quote(venv),
             )
         )
     if facts is None:
@@ -388,8 +389,9 @@ def check_interpreter(
         return [
             Problem(
                 "interpreter",
-                "%s -> %s does not exist: the base Python was removed, moved or upgraded" % (python, target),
-                "%s --python NEW_PYTHON (keeps what is installed where it still fits)" % init,
+                "%s -> %s does not exist: the base Python was removed, moved or upgraded; init with a new base"
+                " keeps what is installed where it still fits" % (python, target),
+                "%s --python NEW_PYTHON" % init,
             )
         ]
     if facts is None:
@@ -402,9 +404,17 @@ def check_interpreter(
         problems.append(
             Problem(
                 "interpreter",
-                "pyvenv.cfg says Python %s but %s is Python %s: what is installed for %d.%d is not seen"
-                % (".".join(map(str, recorded)), python, ".".join(map(str, actual)), recorded[0], recorded[1]),
-                "%s (moves pure-Python packages to %s and lists the compiled ones to reinstall)" % (init, facts.minor),
+                "pyvenv.cfg says Python %s but %s is Python %s: what is installed for %d.%d is not seen; init moves"
+                " pure-Python packages to %s and lists the compiled ones to reinstall"
+                % (
+                    ".".join(map(str, recorded)),
+                    python,
+                    ".".join(map(str, actual)),
+                    recorded[0],
+                    recorded[1],
+                    facts.minor,
+                ),
+                init,
             )
         )
     elif recorded != actual:
@@ -416,7 +426,8 @@ def check_interpreter(
                 init,
             )
         )
-    base = os.path.realpath(python)
+    # The base as the link names it: the kernel walks that path (and the resolved one) for every UID.
+    base = os.path.join(os.path.dirname(python), os.readlink(python)) if os.path.islink(python) else python
     targets = [(base, 1, "the base Python %s" % base), (facts.stdlib, 5, "its standard library %s" % facts.stdlib)]
     reported = set()
     for path, bits, what in targets:
@@ -486,9 +497,15 @@ def check_permissions(venv: str, gid: int) -> List[Problem]:
         problems.append(
             Problem(
                 "permissions",
-                "%d entr%s break the policy for group %d (group rw, group x where the owner has x, setgid"
+                "%d %s the policy for group %d (group rw, group x where the owner has x, setgid"
                 " directories, nothing world-writable): %s%s"
-                % (report.changed, "y" if report.changed == 1 else "ies", gid, ", ".join(report.offenders), more),
+                % (
+                    report.changed,
+                    "entry breaks" if report.changed == 1 else "entries break",
+                    gid,
+                    ", ".join(report.offenders),
+                    more,
+                ),
                 "pyenvboot fix-permissions --group %d %s" % (gid, quote(venv)),
             )
         )

@@ -1,0 +1,118 @@
+"""``pyenvboot pip install`` fails the build when a requirement is met only outside the venv (issue 4).
+
+The scenario of the issue: pip prints "Requirement already satisfied" for a copy
+of a package outside the venv (here a dist-packages directory pulled in by a
+``.pth`` file, as an OS-packaged module would be) and installs nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import pytest
+
+from tests.integration._checkhelpers import clean_env, has_module, pyenvboot, run, site_packages
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env() -> Dict[str, str]:
+    return clean_env()
+
+
+@pytest.fixture
+def venv(shared_dir: Path, system_python: str, readable_source: Path, env: Dict[str, str]) -> Iterator[Path]:
+    path = shared_dir / "venv"
+    proc = run(pyenvboot(readable_source, system_python) + ["init", "--venv", str(path), "--no-home"], env)
+    assert proc.returncode == 0, proc.stderr
+    yield path
+
+
+def pip(
+    source: Path, venv: Path, env: Dict[str, str], wheelhouse: Path, *args: str, python: str = ""
+) -> "subprocess.CompletedProcess[str]":
+    command = pyenvboot(source, python) if python else pyenvboot(source)
+    return run(command + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), *args], env)
+
+
+def leak(source: Path, venv: Path, env: Dict[str, str], wheelhouse: Path, reqs: List[str]) -> Path:
+    """Put ``reqs`` in a directory outside the venv and make the venv see it through a .pth file."""
+    outside = venv.parent / "dist-packages"
+    proc = pip(source, venv, env, wheelhouse, "--target", str(outside), *reqs)
+    assert proc.returncode == 0, proc.stderr  # --target installs outside the venv: nothing to verify there
+    (site_packages(venv) / "os-packages.pth").write_text(str(outside) + "\n")
+    return outside
+
+
+def test_requirements_met_inside_the_venv_pass_silently(
+    venv: Path, readable_source: Path, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    req = venv.parent / "requirements.txt"
+    req.write_text("needs-demo\n")
+    proc = pip(readable_source, venv, env, wheelhouse, "-r", str(req), "extra==1.0")
+    assert proc.returncode == 0, proc.stderr
+    assert "error:" not in proc.stderr
+
+
+def test_already_satisfied_outside_the_venv_fails_the_build(
+    venv: Path, readable_source: Path, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    outside = leak(readable_source, venv, env, wheelhouse, ["demo==1.0"])
+    proc = pip(readable_source, venv, env, wheelhouse, "demo")
+    assert "Requirement already satisfied: demo in %s" % outside in proc.stdout  # what pip says
+    assert proc.returncode == 9
+    assert proc.stderr == (
+        "error: after pip install, in %s: the command line: demo is not installed in the venv (demo 1.0 in %s is"
+        " outside the venv: pip counted it; run 'pyenvboot check')\n" % (venv, outside)
+    )
+
+
+def test_one_line_per_unmet_requirement_of_a_requirements_file(
+    venv: Path, readable_source: Path, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    leak(readable_source, venv, env, wheelhouse, ["demo==1.0", "extra==1.0"])
+    req = venv.parent / "requirements.txt"
+    req.write_text("demo\n# a comment\nextra>=1\n")
+    proc = pip(readable_source, venv, env, wheelhouse, "-r", str(req))
+    assert proc.returncode == 9
+    lines = proc.stderr.splitlines()
+    assert [line.split(": ", 3)[2] for line in lines] == ["%s:1" % req, "%s:3" % req]
+    assert all(line.startswith("error: after pip install, in %s: " % venv) for line in lines)
+
+
+def test_a_dependency_satisfied_outside_the_venv_is_named(
+    venv: Path, readable_source: Path, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    outside = leak(readable_source, venv, env, wheelhouse, ["demo==2.0"])
+    proc = pip(readable_source, venv, env, wheelhouse, "needs-demo")
+    assert proc.returncode == 9
+    assert proc.stderr == (
+        "error: after pip install, in %s: needs-demo 1.0 needs demo>=2, which is not installed (demo 2.0 in %s is"
+        " outside the venv: pip counted it; run 'pyenvboot check')\n" % (venv, outside)
+    )
+    # --no-deps asks pip not to install dependencies: only what was named is verified.
+    proc = pip(readable_source, venv, env, wheelhouse, "--no-deps", "needs-demo")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_verification_works_without_packaging_through_pips_copy(
+    venv: Path, readable_source: Path, system_python: str, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    if has_module(system_python, "packaging"):
+        pytest.skip("%s has packaging: the fallback to pip's copy is not needed" % system_python)
+    leak(readable_source, venv, env, wheelhouse, ["demo==1.0"])
+    proc = pip(readable_source, venv, env, wheelhouse, "demo", python=system_python)
+    assert proc.returncode == 9
+    assert proc.stderr.startswith("error: after pip install, in %s: the command line: demo is not installed" % venv)
+
+
+def test_other_pip_commands_are_not_verified(
+    venv: Path, readable_source: Path, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    leak(readable_source, venv, env, wheelhouse, ["demo==1.0"])
+    assert run(pyenvboot(readable_source) + ["pip", "--venv", str(venv), "list"], env).returncode == 0
+    proc = pip(readable_source, venv, env, wheelhouse, "--dry-run", "demo")
+    assert proc.returncode == 0, proc.stderr
