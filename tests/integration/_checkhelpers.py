@@ -15,7 +15,9 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
+
+import pytest
 
 from tests.support.pipenv import isolated_environ
 
@@ -106,3 +108,20 @@ def hiding(paths: List[str], empty: Path) -> List[str]:
     """
     mounts = " && ".join("mount --bind %s %s" % (empty, p) for p in paths if os.path.isdir(p))
     return ["unshare", "-m", "sh", "-c", mounts + ' && exec "$@"', "sh"]
+
+
+# Fixtures shared by the modules that import them.
+
+
+@pytest.fixture(name="env")
+def env_fixture() -> Dict[str, str]:
+    return clean_env()
+
+
+@pytest.fixture(name="venv")
+def venv_fixture(shared_dir: Path, system_python: str, readable_source: Path, env: Dict[str, str]) -> Iterator[Path]:
+    """A fresh venv on Debian's python3 in a directory every UID can reach."""
+    path = shared_dir / "venv"
+    proc = run(pyenvboot(readable_source, system_python) + ["init", "--venv", str(path), "--no-home"], env)
+    assert proc.returncode == 0, proc.stderr
+    yield path

@@ -13,29 +13,30 @@ import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator
+from typing import Dict
 
 import pytest
 
-from tests.integration._checkhelpers import clean_env, problems, pyenvboot, run, site_packages
+from tests.integration._checkhelpers import (  # noqa: F401  (fixtures)
+    env_fixture,
+    problems,
+    pyenvboot,
+    run,
+    site_packages,
+    venv_fixture,
+)
 from tests.support.proc import ARBITRARY_UID, as_uid
 from tests.support.wheels import build_wheel
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def env() -> Dict[str, str]:
-    return clean_env()
-
-
-@pytest.fixture
-def venv(shared_dir: Path, system_python: str, readable_source: Path, env: Dict[str, str]) -> Iterator[Path]:
-    """A fresh venv on Debian's python3, readable by every UID."""
-    path = shared_dir / "venv"
-    proc = run(pyenvboot(readable_source, system_python) + ["init", "--venv", str(path), "--no-home"], env)
+def init_on(source: Path, shared_dir: Path, python: Path, env: Dict[str, str]) -> Path:
+    """A venv made with ``--python`` (the system python reached through another path)."""
+    venv = shared_dir / "venv"
+    proc = run(pyenvboot(source) + ["init", "--venv", str(venv), "--no-home", "--python", str(python)], env)
     assert proc.returncode == 0, proc.stderr
-    yield path
+    return venv
 
 
 def check(source: Path, venv: Path, env: Dict[str, str], *args: str) -> "subprocess.CompletedProcess[str]":
@@ -217,13 +218,7 @@ def test_interpreter_removed_base_is_reported_and_the_rest_is_skipped(
 ) -> None:
     base_root = shared_dir / "base"
     base_root.symlink_to("/usr")  # the base Python as a directory that can go away
-    venv = shared_dir / "venv"
-    proc = run(
-        pyenvboot(readable_source, system_python)
-        + ["init", "--venv", str(venv), "--no-home", "--python", str(base_root / "bin/python3")],
-        env,
-    )
-    assert proc.returncode == 0, proc.stderr
+    venv = init_on(readable_source, shared_dir, base_root / "bin/python3", env)
     assert check(readable_source, venv, env).returncode == 0
     base_root.unlink()
     proc = check(readable_source, venv, env)
@@ -271,13 +266,7 @@ def test_base_inside_a_private_directory_is_out_of_reach(
     private = shared_dir / "private"
     private.mkdir(mode=0o700)
     (private / "usr").symlink_to("/usr")  # as a pyenv install in root's 0700 home
-    venv = shared_dir / "venv"
-    proc = run(
-        pyenvboot(readable_source, system_python)
-        + ["init", "--venv", str(venv), "--no-home", "--python", str(private / "usr/bin/python3")],
-        env,
-    )
-    assert proc.returncode == 0, proc.stderr
+    venv = init_on(readable_source, shared_dir, private / "usr/bin/python3", env)
     proc = check(readable_source, venv, env)
     assert proc.returncode == 1
     (line,) = problems(proc.stdout)

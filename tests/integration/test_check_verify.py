@@ -9,26 +9,20 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, List
 
 import pytest
 
-from tests.integration._checkhelpers import clean_env, has_module, pyenvboot, run, site_packages
+from tests.integration._checkhelpers import (  # noqa: F401  (fixtures)
+    env_fixture,
+    has_module,
+    pyenvboot,
+    run,
+    site_packages,
+    venv_fixture,
+)
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def env() -> Dict[str, str]:
-    return clean_env()
-
-
-@pytest.fixture
-def venv(shared_dir: Path, system_python: str, readable_source: Path, env: Dict[str, str]) -> Iterator[Path]:
-    path = shared_dir / "venv"
-    proc = run(pyenvboot(readable_source, system_python) + ["init", "--venv", str(path), "--no-home"], env)
-    assert proc.returncode == 0, proc.stderr
-    yield path
 
 
 def pip(
