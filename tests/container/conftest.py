@@ -20,6 +20,7 @@ from typing import NoReturn
 
 import pytest
 
+from tests.container.images import build_index, images, zipapp  # noqa: F401  (scenario fixtures)
 from tests.container.index_server import PackageIndex
 
 HERE = Path(__file__).resolve().parent
