@@ -1,0 +1,88 @@
+"""Scenario 5 (issue 3) and ``init --writable-passwd``: a name and a HOME for arbitrary UIDs.
+
+With a read-only root filesystem (``--read-only``, only ``/tmp`` writable, as
+Kubernetes' ``readOnlyRootFilesystem`` with an emptyDir) the shared home is not
+writable and ``/etc/passwd`` cannot change: the app must still start, get a
+private writable HOME under /tmp, and a name through nss_wrapper where the image
+has it (Debian 12 here) or at least USER/LOGNAME (Debian 13 "venv" has none).
+
+The opt-in ``init --writable-passwd`` instead gives the UID a real passwd entry.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.container.containers import arbitrary_uid, as_user, run_image, value
+
+if TYPE_CHECKING:
+    from tests.container.conftest import Podman
+    from tests.container.images import Images
+
+pytestmark = pytest.mark.container
+
+# Docker's and Kubernetes' read-only root: nothing writable but what is mounted
+# (podman would add tmpfs on /run and /var/tmp by default).
+READ_ONLY = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,mode=1777"]
+REPORT = """
+echo "whoami=$(whoami 2>/dev/null || echo none)"
+echo "ld_preload=${LD_PRELOAD-}"
+echo "passwd_line=$(grep ":$(id -u):" /etc/passwd || echo none)"
+"""
+
+
+def test_read_only_root_with_nss_wrapper(podman: Podman, images: Images) -> None:
+    uid = arbitrary_uid()
+    image = images.derived_app("debian12")
+    result = run_image(
+        podman, image, "sh", "-c", REPORT + "exec python /home/pyenvboot/app.py", options=[*READ_ONLY, *as_user(uid)]
+    )
+    out = result.stdout
+    assert value("whoami", out) == "default", "nss_wrapper gives the UID a name"
+    assert value("ld_preload", out).endswith("/libnss_wrapper.so")
+    assert value("passwd_line", out) == "none", "/etc/passwd is read-only and unchanged"
+    assert value("user", out) == f"default uid={uid} gid=0 umask=0002"
+    assert value("home", out) == f"/tmp/pyenvboot-{uid}/home (writable)"
+
+
+def test_read_only_root_without_nss_wrapper(podman: Podman, images: Images) -> None:
+    """No libnss_wrapper.so: no passwd name for C tools, but USER/LOGNAME/HOME for everything else."""
+    uid = arbitrary_uid()
+    script = REPORT + (
+        "python -c 'import getpass; print(\"getuser=\" + getpass.getuser())';"
+        ' echo "home=$HOME"; touch "$HOME/probe" && echo home_writable=yes'
+    )
+    result = run_image(podman, images.example("debian13-venv"), "sh", "-c", script, options=[*READ_ONLY, *as_user(uid)])
+    out = result.stdout
+    assert value("whoami", out) == "none"
+    assert value("ld_preload", out) == ""
+    assert value("getuser", out) == "default"
+    assert value("home", out) == f"/tmp/pyenvboot-{uid}/home"
+    assert value("home_writable", out) == "yes"
+
+
+def test_passwd_is_not_writable_without_the_opt_in(podman: Podman, images: Images) -> None:
+    result = run_image(podman, images.example("debian12"), "stat", "-c", "%a %U:%G", "/etc/passwd")
+    assert result.stdout.strip() == "644 root:root"
+
+
+def test_writable_passwd_gives_a_real_entry(podman: Podman, images: Images) -> None:
+    uid = arbitrary_uid()
+    image = images.example("debian12", init_flags="--writable-passwd")
+    result = run_image(
+        podman,
+        image,
+        "sh",
+        "-c",
+        REPORT + 'echo "getent=$(getent passwd default)"; echo "mode=$(stat -c "%a %U:%G" /etc/passwd)"',
+        options=as_user(uid),
+    )
+    out = result.stdout
+    entry = f"default:x:{uid}:0:pyenvboot user:/home/pyenvboot:/bin/sh"
+    assert value("passwd_line", out) == entry
+    assert value("getent", out) == entry
+    assert value("whoami", out) == "default"
+    assert value("ld_preload", out) == "", "a real entry needs no nss_wrapper"
+    assert value("mode", out) == "664 root:root"

@@ -1,0 +1,73 @@
+"""Scenario 4 (issue 3): the app is PID 1, gets SIGTERM itself, and its exit code is the container's.
+
+``podman stop`` sends SIGTERM and waits up to its timeout before SIGKILL: an
+entrypoint that swallowed SIGTERM would make it take the whole timeout and end
+with 137. A missing command must give 127 (126 when not executable), like a shell.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.container.containers import arbitrary_uid, as_user, run_image, running, value, wait_for_output
+
+if TYPE_CHECKING:
+    from tests.container.conftest import Podman
+    from tests.container.images import Images
+
+pytestmark = pytest.mark.container
+
+STOP_TIMEOUT = 30  # seconds podman stop waits before SIGKILL
+EXIT_ON_TERM = 42  # the app's own choice, so the container's code is provably the app's
+APP = f"""
+import os, signal, sys
+def on_term(signum, frame):
+    print("got SIGTERM", flush=True)
+    sys.exit({EXIT_ON_TERM})
+signal.signal(signal.SIGTERM, on_term)
+print("pid=%d" % os.getpid(), flush=True)
+print("ready", flush=True)
+while True:
+    signal.pause()
+"""
+
+
+def test_podman_stop_ends_the_app_through_sigterm(podman: Podman, images: Images) -> None:
+    image = images.example("debian12")
+    with running(podman, image, "python", "-c", APP, options=as_user(arbitrary_uid())) as name:
+        log = wait_for_output(podman, name, "ready")
+        assert value("pid", log) == "1", "the app is not PID 1: a wrapper process stayed"
+
+        start = time.monotonic()
+        podman("stop", "--time", str(STOP_TIMEOUT), name, check=True, timeout=STOP_TIMEOUT + 60)
+        elapsed = time.monotonic() - start
+
+        exit_code = podman("wait", name, check=True).stdout.strip()
+        state = podman("inspect", "--format", "{{.State.ExitCode}}", name, check=True).stdout.strip()
+        logs = podman("logs", name, check=True).stdout
+    assert "got SIGTERM" in logs
+    assert exit_code == state == str(EXIT_ON_TERM)
+    assert elapsed < STOP_TIMEOUT / 3, f"podman stop took {elapsed:.1f}s of its {STOP_TIMEOUT}s timeout"
+
+
+def test_exit_code_is_the_apps(podman: Podman, images: Images) -> None:
+    result = run_image(podman, images.example("debian12"), "python", "-c", "raise SystemExit(7)", check=False)
+    assert result.returncode == 7
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "message"),
+    [
+        ("no-such-command", 127, "error: no-such-command: command not found in PATH=/opt/venv/bin:"),
+        ("/etc/hostname", 126, "error: /etc/hostname: permission denied"),
+    ],
+    ids=["missing", "not-executable"],
+)
+def test_command_that_cannot_run(podman: Podman, images: Images, command: str, code: int, message: str) -> None:
+    result = run_image(podman, images.example("debian12"), command, options=as_user(arbitrary_uid()), check=False)
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
