@@ -61,6 +61,25 @@ def run_image(
     )
 
 
+def run_script_as(
+    podman: Podman, image: str, script: str, uid: int, index_url: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """``sh -c SCRIPT`` through the entrypoint as ``uid`` with pip pointed at ``index_url``; must succeed."""
+    result = run_image(
+        podman,
+        image,
+        "sh",
+        "-c",
+        script,
+        options=[*as_user(uid), "--env", f"PIP_INDEX_URL={index_url}"],
+        network="host",
+        check=False,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result
+
+
 @contextmanager
 def running(
     podman: Podman,

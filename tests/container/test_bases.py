@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, as_user, run_image, value
+from tests.container.containers import arbitrary_uid, as_user, run_image, run_script_as, value
 
 if TYPE_CHECKING:
     from tests.container.conftest import Podman
@@ -46,18 +46,7 @@ def test_arbitrary_uid_installs_at_run_time_on_debian13(
         "pyenvboot pip install -q demo==2.0 && python -c 'import demo, sys;"
         ' print("demo=%s %s" % (demo.__version__, demo.__file__))\''
     )
-    result = run_image(
-        podman,
-        images.example(base),
-        "sh",
-        "-c",
-        script,
-        options=[*as_user(arbitrary_uid()), "--env", f"PIP_INDEX_URL={build_index.url}"],
-        network="host",
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = run_script_as(podman, images.example(base), script, arbitrary_uid(), build_index.url)
     assert value("demo", result.stdout) == "2.0 /opt/venv/lib/python3.13/site-packages/demo/__init__.py"
 
 
@@ -74,18 +63,7 @@ def test_virtualenv_creator_on_debian13(podman: Podman, images: Images, build_in
         "python -m pip --version && pyenvboot pip install -q demo==2.0 &&"
         " python -c 'import demo; print(\"demo=\" + demo.__version__)'"
     )
-    result = run_image(
-        podman,
-        image,
-        "sh",
-        "-c",
-        script,
-        options=[*as_user(arbitrary_uid()), "--env", f"PIP_INDEX_URL={build_index.url}"],
-        network="host",
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = run_script_as(podman, image, script, arbitrary_uid(), build_index.url)
     assert " from /opt/venv/lib/python3.13/site-packages/pip " in result.stdout
     assert value("demo", result.stdout) == "2.0"
 

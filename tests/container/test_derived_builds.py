@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, as_user, run_image, running, value, wait_for_output
+from tests.container.containers import (
+    arbitrary_uid,
+    as_user,
+    run_image,
+    run_script_as,
+    running,
+    value,
+    wait_for_output,
+)
 
 if TYPE_CHECKING:
     from tests.container.conftest import Podman
@@ -79,20 +87,8 @@ def test_build_installed_into_the_venv(podman: Podman, derived_image: str) -> No
 def test_arbitrary_uid_upgrades_uninstalls_and_installs(
     podman: Podman, derived_image: str, build_index: PackageIndex
 ) -> None:
-    uid = arbitrary_uid()
-    result = run_image(
-        podman,
-        derived_image,
-        "sh",
-        "-c",
-        RUNTIME_SCRIPT,
-        options=[*as_user(uid), "--env", f"PIP_INDEX_URL={build_index.url}"],
-        network="host",
-        check=False,
-        timeout=300,
-    )
+    result = run_script_as(podman, derived_image, RUNTIME_SCRIPT, arbitrary_uid(), build_index.url)
     out = result.stdout
-    assert result.returncode == 0, f"{out}\n{result.stderr}"
     assert value("whoami", out) == "default"
     assert value("getuser", out) == "default"
     assert value("home", out) == "/home/pyenvboot"
