@@ -71,15 +71,14 @@ if [ -z "${{USER-}}" ] || [ -z "${{LOGNAME-}}" ] || [ -z "${{HOME-}}" ] || [ "$H
     _pyenvboot_f="${{TMPDIR:-/tmp}}/pyenvboot-$_pyenvboot_uid/{IDENTITY_CACHE}"
     if [ -O "${{_pyenvboot_f%/*}}" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then
       . "$_pyenvboot_f"; _pyenvboot_todo=
-    fi
-  fi
-  if [ -n "$_pyenvboot_todo" ]; then
-    if [ -n "${{_pyenvboot_fast-}}" ]; then
+    elif [ -n "${{_pyenvboot_fast-}}" ]; then
       _pyenvboot_fast=
     else
-      eval "$({run} env --venv {sh_quote(venv)} --identity --format sh)"
+      eval "$({run} env --venv {sh_quote(venv)} --identity --format sh)"; _pyenvboot_todo=
+    fi
+    if [ -z "$_pyenvboot_todo" ]; then
       # This bash looked its user name up before the hook ran ("I have no name!").
-      case $- in *i*) [ -z "${{BASH_VERSION-}}" ] || eval 'PS1=${{PS1//\\\\u/\\${{USER}}}}' ;; esac
+      case $- in *i*) [ -z "${{BASH_VERSION-}}" ] || eval 'PS1=${{PS1//\\\\u/\\$USER}}' ;; esac
     fi
   fi
   unset _pyenvboot_uid _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_p \\

@@ -96,23 +96,13 @@ def test_sh_c_sees_the_venv(podman: Podman, container: tuple[str, int], exec_use
 
 
 # Interactive bash reads its user name before PROMPT_COMMAND runs the hook, so the
-# hook must rewrite PS1's \u; both of its ways to find the name get that wrong today.
-KNOWN_BUGS = {
-    ("same-uid", "bash"): "pyenvboot/hook.py: a UID whose identity the entrypoint cached gets no PS1 fix;"
-    " the prompt says 'I have no name!'",
-    ("other-uid", "bash"): "pyenvboot/hook.py: eval 'PS1=${PS1//\\\\u/\\${USER}}' ends at the first '}', leaving"
-    " '${USER@\\h:\\w\\$ }' in PS1: 'bad substitution' at every prompt",
-}
-
-
+# hook must rewrite PS1's \u, whether it found the name in the entrypoint's cache
+# (same UID) or by running pyenvboot (another UID).
 @pytest.mark.parametrize("shell", ["bash", "sh"])
 def test_interactive_shell_activates_once(
-    podman: Podman, container: tuple[str, int], exec_user: list[str], shell: str, request: pytest.FixtureRequest
+    podman: Podman, container: tuple[str, int], exec_user: list[str], shell: str
 ) -> None:
     """``podman exec -it CTR bash`` (or sh) on a real terminal, typed at like a person would."""
-    bug = KNOWN_BUGS.get((request.node.callspec.params["exec_user"], shell))
-    if bug:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=bug))
     typed = 'echo "P=$PATH"\necho "U=$(umask)"\necho "W=$(whoami)"\n%s -i\necho "Q=$PATH"\nexit\nexit\n' % shell
     out = interact(["podman", "exec", "-it", *exec_user, container[0], shell], dict(podman.env), typed, timeout=120)
     # Answers follow a prompt and terminal escapes; the terminal's echo of the typed

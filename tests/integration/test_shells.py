@@ -69,6 +69,20 @@ def test_interactive_shells_activate_once(venv: Path, image_env: Dict[str, str],
     assert "(app) " in out
     assert "(app) (app)" not in out, "the marker was added twice"
     assert "I have no name!" not in out
+    assert "bad substitution" not in out
+
+
+def test_interactive_bash_with_a_cached_identity_has_a_name(
+    venv: Path, image_env: Dict[str, str], system_python: str
+) -> None:
+    """After ``exec`` (PID 1) worked out the identity, ``docker exec bash`` takes it from the cache."""
+    uid = as_uid(ARBITRARY_UID)
+    first = run(uid + [str(venv / "bin/pyenvboot"), "exec", "--", "true"], image_env)
+    assert first.returncode == 0, first.stderr
+    out = interact(uid + ["bash", "-i"], image_env, 'echo "U=$USER"\nwhoami\nexit\n')
+    assert "U=default" in out
+    assert "I have no name!" not in out and "bad substitution" not in out, out
+    assert re.search(r"default@", out), out
 
 
 def test_pyenvboot_shell_has_marker_and_venv(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
