@@ -91,11 +91,22 @@ class _Parser:
 
         p = sub.add_parser("init", help="create or update the venv")
         venv_opt(p)
-        p.add_argument("--python", metavar="EXE", help="base interpreter (default: the one running pyenvboot)")
+        p.add_argument(
+            "--python",
+            metavar="EXE",
+            help="base interpreter (default: an existing venv's own while it runs, else the one running pyenvboot)",
+        )
         p.add_argument("--group", metavar="GROUP", help="group that may write the venv (default: 0)")
         p.add_argument("--without-pip", action="store_true", help="do not install pip")
         p.add_argument("--pip-wheel", metavar="FILE", help="seed pip from this wheel")
         p.add_argument("--wheelhouse", metavar="DIR", help="look for a pip wheel here too")
+        p.add_argument(
+            "--creator",
+            choices=["auto", "venv", "virtualenv"],
+            default="auto",
+            help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
+            " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
+        )
         p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
         p.add_argument(
             "--home",
@@ -163,6 +174,7 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
         pip_wheel=ns.pip_wheel,
         wheelhouse=ns.wheelhouse,
         prompt=ns.prompt,
+        creator=ns.creator,
     )
     result = builder.create()
     for action in result.actions:

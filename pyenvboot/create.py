@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from pyenvboot.venvcfg import format_cfg, read_cfg, write_atomic
 MIN_VERSION = (3, 8)
 STAGING_MARK = ".pyenvboot-staging-"
 DEBIAN_WHEELS = "/usr/share/python-wheels"
+# Fault injection for the atomicity tests (issue 4): "before:STAGE", "after:STAGE" or
+# "after:STAGE#N" (the Nth call) makes init SIGKILL itself there, a real kill at a known point.
+FAULT_VAR = "PYENVBOOT_KILL_AT"
 
 # Run by the target interpreter: facts about it, and (given a bin directory) the
 # stdlib activate scripts rendered for the final venv path by its own venv module,
@@ -110,15 +114,6 @@ class Result:
     actions: List[str] = field(default_factory=list)
 
 
-def wheel_version(path: str) -> List[int]:
-    """The numeric version in a wheel's file name, for picking the newest pip."""
-    parts = os.path.basename(path).split("-")
-    out: List[int] = []
-    for piece in parts[1].split(".") if len(parts) > 1 else []:
-        out.append(int(piece) if piece.isdigit() else 0)
-    return out
-
-
 class VenvBuilder:
     """Create or update an isolated, group-writable venv. Override any stage."""
 
@@ -132,6 +127,7 @@ class VenvBuilder:
         wheelhouse: Optional[str] = None,
         prompt: Optional[str] = None,
         log: Callable[[str], None] = lambda message: None,
+        creator: str = "auto",
     ) -> None:
         if not venv.startswith("/"):
             raise VenvError("venv path %r is relative; use an absolute path" % venv)
@@ -143,6 +139,10 @@ class VenvBuilder:
         self.wheelhouse = wheelhouse
         self.prompt = prompt or os.path.basename(self.venv)
         self.log = log
+        self.creator = creator  # where pip comes from: auto, venv (a pip wheel), virtualenv (issue 4)
+        self.explicit_python = python is not None
+        if os.environ.get(FAULT_VAR):
+            self.arm_fault(os.environ[FAULT_VAR])
 
     # -- the whole run --------------------------------------------------------------
 
@@ -153,7 +153,7 @@ class VenvBuilder:
         self.ensure_parent(parent)
         with locked(parent, "creating " + self.venv):
             self.remove_stale_staging(parent)
-            if os.path.lexists(self.venv):
+            if os.path.lexists(self.venv) and not self.empty_target():
                 self.check_existing()
                 with locked(self.venv, "updating it"):
                     self.update(result)
@@ -162,7 +162,8 @@ class VenvBuilder:
         return result
 
     def build_new(self, result: Result) -> None:
-        staging = os.path.join(os.path.dirname(self.venv), "." + os.path.basename(self.venv) + STAGING_MARK + str(os.getpid()))
+        name = "." + os.path.basename(self.venv) + STAGING_MARK + str(os.getpid())
+        staging = os.path.join(os.path.dirname(self.venv), name)
         try:
             os.mkdir(staging)
             self.ensure_directories(staging)
@@ -175,7 +176,7 @@ class VenvBuilder:
                 self.install_pip(staging, info)
             self.write_scripts(staging)
             self.apply_permissions(staging)
-            os.rename(staging, self.venv)
+            self.publish(staging)
         except BaseException as exc:
             shutil.rmtree(staging, ignore_errors=True)
             raise self.translate(exc) from None
@@ -184,11 +185,13 @@ class VenvBuilder:
 
     def update(self, result: Result) -> None:
         try:
+            self.prepare_update()
             self.ensure_directories(self.venv)
             self.copy_runtime(self.venv)
             info = self.probe(self.venv)
             self.ensure_lib_directories(self.venv, info)
             self.check_version(info)
+            self.repair(result, info)
             self.write_config(self.venv, info)
             self.link_interpreter(self.venv, info)
             if self.with_pip and not self.has_pip(self.venv, info):
@@ -233,9 +236,9 @@ class VenvBuilder:
     def probe(self, target_dir: str) -> Interpreter:
         """Ask the base interpreter about itself; render the stdlib activate scripts into ``target_dir``."""
         lib = os.path.join(target_dir, LIB_RELPATH)
-        argv = [self.python, "-I", "-c", PROBE, self.venv, os.path.join(target_dir, "bin"), self.prompt, lib]
+        argv = [self.python, "-I", "-c", PROBE, self.venv, self.scripts_dir(target_dir), self.prompt, lib]
         try:
-            proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
+            proc = subprocess.run(argv, capture_output=True, check=False)
         except OSError as exc:
             raise InterpreterError(
                 "cannot run --python %s: %s; pass a Python >= 3.8 interpreter" % (self.python, exc.strerror)
@@ -253,6 +256,7 @@ class VenvBuilder:
             raise InterpreterError(
                 "%s is Python %s; pyenvboot needs CPython >= 3.8" % (self.python, ".".join(map(str, info.version)))
             )
+        self.publish_scripts(target_dir)
         return info
 
     def ensure_directories(self, root: str) -> None:
@@ -268,10 +272,16 @@ class VenvBuilder:
             os.symlink("lib", lib64)
 
     def check_version(self, info: Interpreter) -> None:
-        """Refuse to mix two Python minor versions in one venv (repair is the check issue's)."""
+        """Refuse another minor version while the venv's own base still works; otherwise repair follows.
+
+        An explicit ``--python`` 3.12 for a venv whose 3.11 base still runs is most
+        likely a mistake. A base that is gone, or that now is another minor (as
+        ``/usr/bin/python3`` after a release upgrade), is what :meth:`repair` is for.
+        """
         cfg = read_cfg(self.venv) or {}
         old = cfg.get("version") or cfg.get("version_info") or ""
-        if old and ".".join(old.split(".")[:2]) != info.minor:
+        old_minor = ".".join(old.split(".")[:2])
+        if old and old_minor != info.minor and self.explicit_python and self.current_minor() == old_minor:
             raise VenvError(
                 "%s was made by Python %s but --python is %s; pass --python for %s, or move the venv"
                 " away and run init again" % (self.venv, old, info.minor, ".".join(old.split(".")[:2]))
@@ -310,43 +320,82 @@ class VenvBuilder:
             os.symlink(target, tmp)
             os.replace(tmp, path)
 
-    def pip_wheel_source(self, info: Interpreter) -> str:
-        """The pip wheel to seed: --pip-wheel, the interpreter's own, Debian's, a wheelhouse."""
+    def find_wheel(self, info: Interpreter) -> Optional[str]:
+        """The pip wheel to seed: --pip-wheel, else the newest that fits of the interpreter's own
+        (ensurepip), a --wheelhouse and Debian's; None when there is none."""
+        from pyenvboot import seed
+
         if self.pip_wheel:
             if not os.path.isfile(self.pip_wheel):
                 raise CreateError("--pip-wheel %s: no such file" % self.pip_wheel)
             return self.pip_wheel
-        candidates = list(info.pip_wheels)
-        for directory in (DEBIAN_WHEELS, self.wheelhouse):
-            if directory and os.path.isdir(directory):
-                candidates += [
-                    os.path.join(directory, n) for n in os.listdir(directory) if n.startswith("pip-") and n.endswith(".whl")
-                ]
-        if not candidates:
-            raise CreateError(
-                "no pip for %s: it has no ensurepip; install python3-venv or python3-virtualenv in the image,"
-                " pass --pip-wheel FILE or --wheelhouse DIR, or use --without-pip" % self.python
+        others = seed.pip_wheels(self.wheelhouse) + seed.pip_wheels(DEBIAN_WHEELS)
+        return seed.choose_wheel(info.pip_wheels, others, info.version)
+
+    def no_pip(self, info: Interpreter) -> CreateError:
+        """One message naming every remedy, for a base that offers no way to pip."""
+        if self.creator == "virtualenv":
+            return CreateError(
+                "--creator virtualenv: %s has no virtualenv module; install python3-virtualenv (Debian, Ubuntu) or"
+                " virtualenv for that Python, or use --creator venv with --pip-wheel FILE" % self.python
             )
-        return max(candidates, key=wheel_version)
+        if self.creator == "venv":
+            return CreateError(
+                "--creator venv: no pip wheel for %s (no ensurepip wheel, none in %s%s); pass --pip-wheel FILE or"
+                " --wheelhouse DIR, install python3-venv%s"
+                % (
+                    self.python,
+                    DEBIAN_WHEELS,
+                    " or " + self.wheelhouse if self.wheelhouse else "",
+                    ", or use --creator virtualenv" if info.has_virtualenv else "",
+                )
+            )
+        return CreateError(
+            "no pip for %s: it has no ensurepip wheel and no virtualenv module; install python3-venv or"
+            " python3-virtualenv in the image, pass --pip-wheel FILE or --wheelhouse DIR, or use --without-pip"
+            % self.python
+        )
 
     def has_pip(self, root: str, info: Interpreter) -> bool:
         return os.path.isdir(os.path.join(self.relocate(info.purelib, root), "pip"))
 
     def install_pip(self, root: str, info: Interpreter) -> None:
-        """Unpack the pip wheel and write its scripts, without running pip (fast and offline)."""
-        from pyenvboot.wheel import install_wheel
+        """Seed pip: unpack a wheel without running pip (fast, offline), else through the base's virtualenv."""
+        from pyenvboot import seed
 
-        install_wheel(
-            self.pip_wheel_source(info),
-            purelib=self.relocate(info.purelib, root),
-            bin_dir=os.path.join(root, "bin"),
-            python=os.path.join(self.venv, "bin", "python"),
-            script_names={"pip": ["pip", "pip3", "pip" + info.minor]},
-        )
+        names = {"pip": ["pip", "pip3", "pip" + info.minor]}
+        purelib = self.relocate(info.purelib, root)
+        python = os.path.join(self.venv, "bin", "python")
+        wheel = None if self.creator == "virtualenv" else self.find_wheel(info)
+        if wheel is not None:
+            seed.seed_from_wheel(wheel, purelib, os.path.join(root, "bin"), python, names)
+        elif info.has_virtualenv and self.creator != "venv":
+            seed.seed_from_virtualenv(self.python, root, purelib, python, names)
+        else:
+            raise self.no_pip(info)
 
     def copy_runtime(self, root: str) -> None:
-        """pyenvboot's own copy for the launcher; the probe byte-compiles it."""
-        copy_runtime(os.path.join(root, LIB_RELPATH))
+        """pyenvboot's own copy for the launcher; the probe byte-compiles it.
+
+        In a live venv the new copy is made beside the old one and swapped in by
+        renames: a killed init leaves the old copy or the new one, not half of one
+        (but for the instant between two renames; the next init restores it) (issue 4).
+        """
+        lib = os.path.join(root, LIB_RELPATH)
+        if root != self.venv or not os.path.isdir(lib):
+            copy_runtime(lib)
+            return
+        from pyenvboot.seed import TMP_PREFIX, remove_path
+
+        scratch = os.path.join(lib, TMP_PREFIX + "new-%d" % os.getpid())
+        copy_runtime(scratch)
+        for name in sorted(os.listdir(scratch)):
+            old = os.path.join(lib, TMP_PREFIX + "old-%d-%s" % (os.getpid(), name))
+            if os.path.lexists(os.path.join(lib, name)):
+                os.rename(os.path.join(lib, name), old)
+            os.rename(os.path.join(scratch, name), os.path.join(lib, name))
+            remove_path(old)
+        remove_path(scratch)
 
     def write_scripts(self, root: str) -> None:
         """The launcher and the shell hook (BASH_ENV, ENV, PROMPT_COMMAND).
@@ -365,6 +414,148 @@ class VenvBuilder:
             )
         return report.changed
 
+    # -- atomicity and repair (issue 4) -------------------------------------------------
+
+    def empty_target(self) -> bool:
+        """An empty directory (not a mount point) at the venv path: built anew and renamed over."""
+        try:
+            return (
+                os.path.isdir(self.venv)
+                and not os.path.islink(self.venv)
+                and not os.path.ismount(self.venv)
+                and not os.listdir(self.venv)
+            )
+        except OSError:
+            return False
+
+    def publish(self, staging: str) -> None:
+        """The one step that makes a new venv appear, complete: a rename (over an empty directory too)."""
+        os.rename(staging, self.venv)
+
+    def prepare_update(self) -> None:
+        """Without --python, keep the venv's own base while it exists; clear a killed run's scratch files."""
+        link = os.path.join(self.venv, "bin", "python")
+        if not self.explicit_python and os.path.islink(link):
+            target = os.path.join(os.path.dirname(link), os.readlink(link))
+            if os.path.exists(target):
+                self.python = target
+        self.remove_leftovers()
+
+    def remove_leftovers(self) -> None:
+        """Scratch entries an interrupted init or seeding left in the venv (we hold its lock: none is live)."""
+        import glob
+
+        from pyenvboot.seed import TMP_PREFIX, remove_path
+
+        root = glob.escape(self.venv)
+        patterns = [
+            os.path.join(root, TMP_PREFIX + "*"),
+            os.path.join(root, "lib", "python*", TMP_PREFIX + "*"),
+            os.path.join(root, "*" + TMP_PREFIX + "tmp*"),
+            os.path.join(root, "bin", "*" + TMP_PREFIX + "tmp*"),
+            os.path.join(root, "share", "pyenvboot", "*" + TMP_PREFIX + "tmp*"),
+            os.path.join(root, glob.escape(LIB_RELPATH), TMP_PREFIX + "*"),
+        ]
+        for pattern in patterns:
+            for path in glob.glob(pattern):
+                remove_path(path)
+
+    def scripts_dir(self, target_dir: str) -> str:
+        """Where the probe writes the activate scripts: straight into a staging dir, via scratch in a live venv."""
+        if target_dir != self.venv:
+            return os.path.join(target_dir, "bin")
+        scratch = os.path.join(self.venv, ".pyenvboot-scripts-%d" % os.getpid(), "bin")
+        os.makedirs(scratch, exist_ok=True)
+        return scratch
+
+    def publish_scripts(self, target_dir: str) -> None:
+        """Rename freshly rendered activate scripts over the old ones, each in one step."""
+        if target_dir != self.venv:
+            return
+        scratch = os.path.join(self.venv, ".pyenvboot-scripts-%d" % os.getpid())
+        rendered = os.path.join(scratch, "bin")
+        for name in sorted(os.listdir(rendered)) if os.path.isdir(rendered) else []:
+            os.replace(os.path.join(rendered, name), os.path.join(self.venv, "bin", name))
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    def current_minor(self) -> Optional[str]:
+        """The minor version the venv's python runs now, or None when it does not run."""
+        try:
+            code = "import sys; print('%d.%d' % sys.version_info[:2])"
+            proc = subprocess.run(
+                [os.path.join(self.venv, "bin", "python"), "-I", "-c", code],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                check=False,
+                timeout=120,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    def repair(self, result: Result, info: Interpreter) -> None:
+        """Follow a base Python that changed: patch upgrade, moved or removed interpreter, minor upgrade."""
+        from pyenvboot import repair
+
+        cfg = read_cfg(self.venv) or {}
+        old = ".".join((cfg.get("version") or cfg.get("version_info") or "").split(".")[:3])
+        old_minor = ".".join(old.split(".")[:2])
+        new = ".".join(map(str, info.version))
+        link = os.path.join(self.venv, "bin", "python")
+        dangling = os.path.islink(link) and not os.path.exists(link)
+        old_exe = os.readlink(link) if os.path.islink(link) else cfg.get("executable", "")
+        if old_minor and old_minor != info.minor:
+            actions = repair.move_site_packages(self.venv, old_minor, info.purelib)
+            actions += repair.set_aside_incompatible(self.venv, info.purelib, info.version[1], old_minor)
+            repair.remove_stale_links(self.venv, info.minor)
+            if self.with_pip:
+                actions += self.refresh_pip(info)
+            result.actions.append("repaired: base Python %s -> %s (%s)" % (old, new, info.executable))
+            result.actions += actions
+        elif dangling or (old and old != new) or (old_exe and os.path.realpath(link) != info.realpath):
+            result.actions.append(
+                "repaired: base Python %s (%s%s) -> %s (%s)"
+                % (old or "?", old_exe or "?", ", missing" if dangling else "", new, info.executable)
+            )
+
+    def refresh_pip(self, info: Interpreter) -> List[str]:
+        """After a minor upgrade: replace a pip older than the new base's own (old pips break on new Pythons)."""
+        from pyenvboot import seed
+
+        current = seed.installed_pip(info.purelib)
+        wheel = self.find_wheel(info) if self.creator != "virtualenv" else None
+        if current is None or wheel is None:
+            return []
+        have = [int(p) if p.isdigit() else 0 for p in current.version.split(".")]
+        if seed.wheel_version(wheel) <= have:
+            return []
+        seed.remove_distribution(current, self.venv)
+        self.install_pip(self.venv, info)
+        return ["replaced pip %s with %s" % (current.version, os.path.basename(wheel))]
+
+    def arm_fault(self, spec: str) -> None:
+        """Make ``init`` SIGKILL itself before or after a stage (see FAULT_VAR); for the tests only."""
+        import signal
+
+        when, _, rest = spec.partition(":")
+        name, _, nth = rest.partition("#")
+        method = getattr(self, name, None)
+        if when not in ("before", "after") or not callable(method):
+            raise VenvError("%s=%s: want before:STAGE or after:STAGE[#N] with a VenvBuilder method" % (FAULT_VAR, spec))
+        calls = [0]
+
+        def armed(*args: Any, **kwargs: Any) -> Any:
+            calls[0] += 1
+            hit = calls[0] == int(nth or 1)
+            if hit and when == "before":
+                os.kill(os.getpid(), signal.SIGKILL)
+            out = method(*args, **kwargs)
+            if hit and when == "after":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return out
+
+        setattr(self, name, armed)
+
     # -- helpers --------------------------------------------------------------------
 
     def relocate(self, path: str, root: str) -> str:
@@ -373,6 +564,12 @@ class VenvBuilder:
 
     def translate(self, exc: BaseException) -> BaseException:
         """OS errors during a build become one clear line; ours pass through."""
+        if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+            # copytree gathers its failures as (src, dst, "[Errno N] reason") triples, with no errno of its own.
+            _, dst, why = exc.args[0][0]
+            code = re.match(r"\[Errno (\d+)\] (.*?)(?::|$)", str(why))
+            if code:
+                exc = OSError(int(code.group(1)), code.group(2), dst)
         if isinstance(exc, OSError):
             where = exc.filename or self.venv
             if exc.errno == 28:

@@ -11,7 +11,7 @@ import configparser
 import io
 import os
 import zipfile
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 from pyenvboot.errors import CreateError
 
@@ -47,6 +47,31 @@ def script_text(python: str, module: str, func: str) -> str:
     )
 
 
+def write_console_scripts(
+    scripts: Mapping[str, str], script_names: Dict[str, List[str]], bin_dir: str, python: str
+) -> List[str]:
+    """Write the console scripts named in ``script_names`` for ``scripts`` (entry point -> "module:func").
+
+    Each file is written beside its final name and renamed over it, so a killed
+    run never leaves half a script. Returns the paths written.
+    """
+    written: List[str] = []
+    for entry, files in script_names.items():
+        if entry not in scripts:
+            continue
+        module, _, func = scripts[entry].partition(":")
+        text = script_text(python, module.strip(), func.strip())
+        for filename in files:
+            path = os.path.join(bin_dir, filename)
+            tmp = path + ".pyenvboot-tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777)  # executable, less the umask
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, path)
+            written.append(path)
+    return written
+
+
 def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]) -> None:
     """Extract ``wheel`` into ``purelib``; write the console scripts named in ``script_names``.
 
@@ -77,19 +102,9 @@ def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_na
             entry_points.read_string(zf.read(dist_info[0] + "/entry_points.txt").decode())
         except KeyError:
             pass
-    record_lines: List[str] = []
     scripts = entry_points["console_scripts"] if entry_points.has_section("console_scripts") else {}
-    for entry, files in script_names.items():
-        if entry not in scripts:
-            continue
-        module, _, func = scripts[entry].partition(":")
-        text = script_text(python, module.strip(), func.strip())
-        for filename in files:
-            path = os.path.join(bin_dir, filename)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777)  # executable, less the umask
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            record_lines.append("%s,," % os.path.relpath(path, purelib))
+    written = write_console_scripts(scripts, script_names, bin_dir, python)
+    record_lines = ["%s,," % os.path.relpath(path, purelib) for path in written]
     record = os.path.join(purelib, dist_info[0], "RECORD")
     buf = io.StringIO()
     buf.write("".join(line + "\n" for line in record_lines))

@@ -106,8 +106,8 @@ def hiding(paths: List[str], empty: Path) -> List[str]:
     This is how a base without ensurepip wheels (Debian without python3-venv) looks to
     the code under test: the real lookup finds nothing, no test hook involved.
     """
-    mounts = " && ".join("mount --bind %s %s" % (empty, p) for p in paths if os.path.isdir(p))
-    return ["unshare", "-m", "sh", "-c", mounts + ' && exec "$@"', "sh"]
+    mounts = " && ".join("mount --bind %s %s" % (empty, p) for p in dict.fromkeys(paths) if p and os.path.isdir(p))
+    return ["unshare", "-m", "sh", "-c", (mounts + " && " if mounts else "") + 'exec "$@"', "sh"]
 
 
 # Fixtures shared by the modules that import them.

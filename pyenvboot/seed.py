@@ -1,0 +1,217 @@
+"""Where the venv's pip comes from, on every base image (issue 4).
+
+The fast way needs no pip run: unpack a pip wheel (the interpreter's own from
+``ensurepip``, Debian's ``/usr/share/python-wheels``, a wheelhouse, or the one
+``--pip-wheel`` names). A base without any (Debian/Ubuntu minimal images without
+``python3-venv``) may still have ``virtualenv``, which carries or finds a pip: it
+makes a throw-away environment inside the venv and pyenvboot moves that pip in.
+
+Either way pip arrives in the venv by renames, the ``.dist-info`` last, so an
+``init`` killed half-way leaves either no pip (the next run seeds it) or a
+complete one, never a pip that looks installed but is not.
+"""
+
+from __future__ import annotations
+
+import configparser
+import glob
+import os
+import shutil
+import subprocess
+import zipfile
+from email.parser import HeaderParser
+from typing import Dict, List, Optional, Sequence
+
+from pyenvboot.dists import Distribution, read_distributions
+from pyenvboot.errors import CreateError
+from pyenvboot.wheel import install_wheel, write_console_scripts
+
+CREATORS = ("auto", "venv", "virtualenv")
+TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv starts with this
+
+
+def wheel_version(path: str) -> List[int]:
+    """The numeric version in a wheel's file name, for picking the newest pip."""
+    parts = os.path.basename(path).split("-")
+    out: List[int] = []
+    for piece in parts[1].split(".") if len(parts) > 1 else []:
+        out.append(int(piece) if piece.isdigit() else 0)
+    return out
+
+
+def wheel_requires_python(path: str) -> Optional[str]:
+    """The ``Requires-Python`` of a wheel, read from its METADATA; None when absent or unreadable."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if not names:
+                return None
+            text = zf.read(names[0]).decode("utf-8", "replace")
+    except (OSError, zipfile.BadZipFile):
+        return None
+    value = HeaderParser().parsestr(text).get("Requires-Python")
+    return value.strip() if value else None
+
+
+def fits(requires_python: Optional[str], version: Sequence[int]) -> bool:
+    """Does a Python ``version`` meet ``requires_python``? Judged by ``packaging`` when it is there.
+
+    ``init`` must work without packaging; then every wheel is taken to fit, and the
+    interpreter's own wheel (always made for it) is preferred by the caller.
+    """
+    if not requires_python:
+        return True
+    try:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    except ImportError:
+        return True
+    try:
+        return SpecifierSet(requires_python).contains(".".join(map(str, version)), prereleases=True)
+    except InvalidSpecifier:
+        return True
+
+
+def pip_wheels(directory: Optional[str]) -> List[str]:
+    if not directory or not os.path.isdir(directory):
+        return []
+    return sorted(
+        os.path.join(directory, n) for n in os.listdir(directory) if n.startswith("pip-") and n.endswith(".whl")
+    )
+
+
+def choose_wheel(own: Sequence[str], others: Sequence[str], version: Sequence[int]) -> Optional[str]:
+    """The newest pip wheel that fits ``version``; the interpreter's own wins a tie."""
+    best: Optional[str] = None
+    for path in list(own) + list(others):
+        if fits(wheel_requires_python(path), version) and (best is None or wheel_version(path) > wheel_version(best)):
+            best = path
+    return best
+
+
+def installed_pip(purelib: str) -> Optional[Distribution]:
+    """pip as installed in ``purelib``: its .dist-info with a RECORD, and the package itself."""
+    if not os.path.isfile(os.path.join(purelib, "pip", "__init__.py")):
+        return None
+    for dist in read_distributions(purelib):
+        if dist.name.lower() == "pip" and dist.files:
+            return dist
+    return None
+
+
+def remove_path(path: str) -> None:
+    """Remove a file, symlink or directory tree; nothing there is fine."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def move_in(source_site: str, purelib: str) -> None:
+    """Move what ``source_site`` holds into ``purelib``, each ``.dist-info`` last.
+
+    Whatever stood in the way (a pip half-written by a killed run) is removed first.
+    """
+    names = sorted(os.listdir(source_site), key=lambda n: (n.endswith(".dist-info"), n))
+    for name in names:
+        if name == "__pycache__":
+            continue
+        target = os.path.join(purelib, name)
+        remove_path(target)
+        os.rename(os.path.join(source_site, name), target)
+
+
+def scripts_for(dist_info: str, bin_dir: str, python: str, names: Dict[str, List[str]]) -> None:
+    """pip's console scripts from its entry_points.txt, pointing at the venv's final python."""
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(os.path.join(dist_info, "entry_points.txt"), encoding="utf-8")
+    if parser.has_section("console_scripts"):
+        write_console_scripts(parser["console_scripts"], names, bin_dir, python)
+
+
+def seed_from_wheel(wheel: str, purelib: str, bin_dir: str, python: str, names: Dict[str, List[str]]) -> None:
+    """Unpack ``wheel`` next to ``purelib`` (same depth, so RECORD's ``../`` paths hold), then move it in."""
+    scratch = os.path.join(os.path.dirname(purelib), TMP_PREFIX + "pip-%d" % os.getpid())
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    try:
+        install_wheel(wheel, purelib=scratch, bin_dir=bin_dir, python=python, script_names=names)
+        move_in(scratch, purelib)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def seed_from_virtualenv(base: str, root: str, purelib: str, python: str, names: Dict[str, List[str]]) -> str:
+    """Have ``base -m virtualenv`` make a throw-away environment in ``root``; move its pip in. Returns pip's version.
+
+    ``--no-download``: offline, from the wheels virtualenv carries or the distro's
+    (Debian's python3-virtualenv uses /usr/share/python-wheels). Its app-data cache
+    goes into the scratch directory, so nothing is left in HOME or the image.
+    """
+    scratch = os.path.join(root, TMP_PREFIX + "virtualenv-%d" % os.getpid())
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    try:
+        dest = os.path.join(scratch, "env")
+        argv = [
+            base, "-I", "-m", "virtualenv", "--no-download", "--no-periodic-update", "--no-setuptools",
+            "--app-data", os.path.join(scratch, "app-data"), "-q", dest,
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUALENV_", "PIP_", "PYTHON"))}
+        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        found = sorted(glob.glob(os.path.join(dest, "lib", "python*", "site-packages", "pip-*.dist-info")))
+        if proc.returncode != 0 or not found:
+            lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+            raise CreateError(
+                "virtualenv could not make pip for %s (%s); pass --pip-wheel FILE, or --creator venv with a wheelhouse"
+                % (base, lines[-1] if lines else "exit status %d, no pip" % proc.returncode)
+            )
+        site = os.path.dirname(found[0])
+        staged = os.path.join(scratch, "pip")
+        os.mkdir(staged)
+        pip_dist = read_distributions(site)
+        for dist in pip_dist:
+            if dist.name.lower() != "pip":
+                continue
+            for name in {f.split("/")[0] for f in dist.files if not f.startswith("..")} | {os.path.basename(dist.path)}:
+                if os.path.lexists(os.path.join(site, name)):
+                    os.rename(os.path.join(site, name), os.path.join(staged, name))
+            scripts_for(os.path.join(staged, os.path.basename(dist.path)), os.path.join(root, "bin"), python, names)
+            move_in(staged, purelib)
+            return dist.version
+        raise CreateError("virtualenv made no pip for %s; pass --pip-wheel FILE" % base)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def remove_distribution(dist: Distribution, root: str) -> None:
+    """Uninstall ``dist`` by its RECORD, staying inside ``root``; the .dist-info goes first.
+
+    Removing the metadata first means a run killed half-way leaves something that
+    no longer counts as installed, and the next ``init`` installs it afresh.
+    """
+    files = list(dist.files)
+    top = os.path.realpath(root)
+    shutil.rmtree(dist.path, ignore_errors=True)
+    dirs = set()
+    for rel in files:
+        path = os.path.normpath(os.path.join(dist.location, rel))
+        if not os.path.realpath(path).startswith(top + "/"):
+            continue
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        parent = os.path.dirname(path)
+        while parent.startswith(dist.location + "/"):
+            dirs.add(parent)
+            parent = os.path.dirname(parent)
+    for directory in sorted(dirs, key=len, reverse=True):
+        shutil.rmtree(os.path.join(directory, "__pycache__"), ignore_errors=True)
+        try:
+            os.rmdir(directory)
+        except OSError:
+            pass
