@@ -1,0 +1,272 @@
+"""Section 4: how much a `RUN` step that installs packages adds to an image (podman).
+
+The base image is Dockerfile.example built on `localhost/pyenvboot-base:debian12`
+(made by scripts/container-setup from Debian's mirror). Derived images install
+the same real wheels from the local package index (tests/container/index_server.py,
+reached with `--network host`): with `pyenvboot pip`, with the common
+`pip install && chmod -R g+w $VIRTUAL_ENV`, and with plain `pip install
+--no-cache-dir` as root (no permission fix at all: the smallest layer pip can
+make, but the venv is then not writable by the image's group). Each layer is
+compared with the bytes pip actually added to the venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from benchmarks.harness import CommandFailed, checked, log
+from benchmarks.prepare import INDEX_PACKAGES, REPO, Env
+from benchmarks.report import Section, Table, Target
+
+TARGET = 1.1  # issue 5: the layer within 1.1x of the bytes installed
+BASE_TAG = "localhost/pyenvboot-base:debian12"
+IMAGE = "localhost/pyenvboot-bench"
+
+# Run inside an image: every entry under the venv with its type, apparent size and allocated bytes.
+LIST_TREE = r"""
+import json, os, stat, sys
+root = sys.argv[1]
+out = {}
+for d, dirs, files in os.walk(root):
+    for n in [""] + dirs + files:
+        p = os.path.join(d, n) if n else d
+        st = os.lstat(p)
+        kind = "d" if stat.S_ISDIR(st.st_mode) else "l" if stat.S_ISLNK(st.st_mode) else "f"
+        out[p] = [kind, st.st_size, st.st_blocks * 512]
+json.dump(out, sys.stdout)
+"""
+
+DERIVED = {
+    "pyenvboot": (
+        "`RUN pyenvboot pip install …` (as the image's USER 1001:0)",
+        "RUN pyenvboot pip install --index-url {url} {pkgs}\n",
+    ),
+    "chmod": (
+        "`RUN pip install … && chmod -R g+w $VIRTUAL_ENV` (as root)",
+        "USER 0\nRUN pip install --index-url {url} {pkgs} && chmod -R g+w $VIRTUAL_ENV\nUSER 1001:0\n",
+    ),
+    "plain": (
+        "`RUN pip install --no-cache-dir …` (as root, no permission fix)",
+        "USER 0\nRUN pip install --no-cache-dir --index-url {url} {pkgs}\nUSER 1001:0\n",
+    ),
+}
+
+
+@dataclass
+class Built:
+    """A derived image: its new layer and what pip added to the venv."""
+
+    key: str
+    name: str
+    seconds: float
+    layer: int
+    entries: int
+    outside: List[str]
+    added: Dict[str, List[object]]
+
+    @property
+    def apparent(self) -> int:
+        return max(1, sum(int(str(v[1])) for v in self.added.values() if v[0] == "f"))
+
+    @property
+    def du(self) -> int:
+        return max(1, sum(int(str(v[2])) for v in self.added.values()))
+
+
+def podman_env(env: Env) -> Dict[str, str]:
+    out = dict(os.environ)
+    printed = checked([os.path.join(REPO, "scripts", "container-setup"), "--print-env"])
+    for line in printed.splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            key, value = words[1].split("=", 1)
+            out[key] = value
+    return out
+
+
+def history_sizes(image: str, penv: Dict[str, str]) -> List[int]:
+    rows = json.loads(checked(["podman", "history", "--format", "json", image], env=penv, capture=True))
+    return [int(r.get("size") or 0) for r in rows]
+
+
+def list_tree(image: str, venv: str, penv: Dict[str, str]) -> Dict[str, List[object]]:
+    out = checked(
+        [
+            "podman",
+            "run",
+            "--rm",
+            "--pull=never",
+            "--network=none",
+            "--user=0",
+            "--entrypoint=python3",
+            image,
+            "-I",
+            "-c",
+            LIST_TREE,
+            venv,
+        ],
+        env=penv,
+        capture=True,
+    )
+    data: Dict[str, List[object]] = json.loads(out)
+    return data
+
+
+def image_env(image: str, penv: Dict[str, str]) -> Dict[str, str]:
+    out = checked(["podman", "image", "inspect", "--format", "{{json .Config.Env}}", image], env=penv, capture=True)
+    return dict(item.split("=", 1) for item in json.loads(out))
+
+
+def build(
+    context: str, dockerfile: str, tag: str, penv: Dict[str, str], logfile: str, extra: Optional[List[str]] = None
+) -> float:
+    start = time.monotonic()
+    argv = ["podman", "build", "--pull=never", "--no-cache", "-f", dockerfile, "-t", tag, *(extra or []), context]
+    with open(logfile, "ab") as f:
+        proc = subprocess.run(argv, env=penv, stdout=f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, check=False)
+    if proc.returncode != 0:
+        with open(logfile, encoding="utf-8", errors="replace") as f:
+            raise CommandFailed("podman build %s failed:\n%s" % (tag, f.read()[-3000:]))
+    return time.monotonic() - start
+
+
+def not_measured(section: Section, why: str, started: float) -> Section:
+    section.notes.append("Not measured: " + why)
+    section.targets.append(Target("image layer vs bytes installed", "<= %.1fx" % TARGET, "-", None))
+    section.seconds = time.monotonic() - started
+    return section
+
+
+def run(env: Env) -> Section:
+    started = time.monotonic()
+    section = Section("4. Image-layer growth")
+    section.intro = " ".join(__doc__.split("\n\n", 1)[1].split()) if __doc__ else ""
+    logfile = os.path.join(env.work, "podman.log")
+    log("layers: scripts/container-setup debian12 (log: %s)" % logfile)
+    try:
+        checked([os.path.join(REPO, "scripts", "container-setup"), "debian12"], timeout=1800)
+        penv = podman_env(env)
+    except (CommandFailed, OSError) as exc:
+        return not_measured(section, "scripts/container-setup failed: %s" % str(exc).splitlines()[0], started)
+
+    from tests.container.index_server import PackageIndex  # the tier's own index server
+
+    base = IMAGE + ":base"
+    tags: List[str] = []
+    try:
+        log("layers: building the base image from Dockerfile.example")
+        base_seconds = build(
+            env.context,
+            os.path.join(env.context, "Dockerfile"),
+            base,
+            penv,
+            logfile,
+            ["--build-arg", "BASE_IMAGE=" + BASE_TAG],
+        )
+        tags.append(base)
+        venv = image_env(base, penv).get("VIRTUAL_ENV", "/opt/venv")
+        base_rows = len(history_sizes(base, penv))
+        base_tree = list_tree(base, venv, penv)
+        results: List[Built] = []
+        with PackageIndex(env.index_wheels) as index:
+            for key, (name, step) in DERIVED.items():
+                tag = "%s:%s" % (IMAGE, key)
+                directory = os.path.join(env.work, "derived-" + key)
+                os.makedirs(directory)
+                with open(os.path.join(directory, "Dockerfile"), "w", encoding="utf-8") as f:
+                    f.write("FROM %s\n" % base + step.format(url=index.url, pkgs=" ".join(INDEX_PACKAGES)))
+                log("layers: building %s" % tag)
+                seconds = build(
+                    directory, os.path.join(directory, "Dockerfile"), tag, penv, logfile, ["--network=host"]
+                )
+                tags.append(tag)
+                sizes = history_sizes(tag, penv)
+                diff = json.loads(
+                    checked(["podman", "image", "diff", "--format", "json", tag, base], env=penv, capture=True)
+                )
+                paths = sorted(p for v in diff.values() for p in v)
+                tree = list_tree(tag, venv, penv)
+                results.append(
+                    Built(
+                        key=key,
+                        name=name,
+                        seconds=seconds,
+                        layer=sum(sizes[: len(sizes) - base_rows]),
+                        entries=len(paths),
+                        outside=[p for p in paths if not (p + "/").startswith(venv + "/") and not venv.startswith(p)],
+                        added={p: v for p, v in tree.items() if p not in base_tree},
+                    )
+                )
+    except CommandFailed as exc:
+        return not_measured(section, str(exc).splitlines()[0], started)
+    finally:
+        for tag in reversed(tags):
+            subprocess.run(
+                ["podman", "rmi", "-f", tag],
+                env=penv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+
+    rows = []
+    for b in results:
+        rows.append(
+            [
+                b.name,
+                "%.2f" % (b.layer / 1e6),
+                "%d" % b.entries,
+                "%d" % len(b.added),
+                "%.2f" % (b.apparent / 1e6),
+                "%.2f" % (b.du / 1e6),
+                "%.2fx" % (b.layer / b.apparent),
+                "%.2fx" % (b.layer / b.du),
+                "%.0f" % b.seconds,
+            ]
+        )
+        if b.outside:
+            shown = ", ".join("`%s`" % p for p in b.outside[:12]) + (", …" if len(b.outside) > 12 else "")
+            section.notes.append("%s: %d entries outside the venv: %s" % (b.name, len(b.outside), shown))
+    section.tables.append(
+        Table(
+            [
+                "RUN step",
+                "layer MB",
+                "entries in layer",
+                "entries pip added",
+                "bytes added MB (apparent)",
+                "bytes added MB (du)",
+                "layer / apparent",
+                "layer / du",
+                "build s",
+            ],
+            rows,
+            "**Installing %s and their dependencies from the local index** (base image build: %.0f s)"
+            % (" and ".join(INDEX_PACKAGES), base_seconds),
+        )
+    )
+    section.notes.insert(
+        0,
+        "layer = the sizes `podman history` reports for the derived image's new layers (an uncompressed tar: file"
+        " contents plus a 512-byte header per entry); entries in layer = `podman image diff` between the derived and"
+        " the base image; bytes added = the entries under the venv that are not in the base image, as apparent size"
+        " and as allocated blocks (du).",
+    )
+    ours = next(b for b in results if b.key == "pyenvboot")
+    r = ours.layer / ours.du
+    section.targets.append(
+        Target(
+            "image layer of `pyenvboot pip install` vs bytes installed (du)",
+            "<= %.1fx" % TARGET,
+            "%.2fx (%.2fx of the apparent size)" % (r, ours.layer / ours.apparent),
+            r <= TARGET,
+        )
+    )
+    section.seconds = time.monotonic() - started
+    return section
