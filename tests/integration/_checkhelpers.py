@@ -33,7 +33,9 @@ def pyenvboot(source: Path, python: str = sys.executable) -> List[str]:
 
 def clean_env(**extra: str) -> Dict[str, str]:
     """No PYTHONPATH, no PIP_* from this machine, pip's config files off."""
-    return isolated_environ(PATH="/usr/local/bin:/usr/bin:/bin", **extra)
+    env = isolated_environ(PATH="/usr/local/bin:/usr/bin:/bin")
+    env.update(extra)
+    return env
 
 
 def run(argv: List[str], env: Dict[str, str], **kwargs: object) -> "subprocess.CompletedProcess[str]":

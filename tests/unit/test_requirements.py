@@ -9,11 +9,11 @@ import pytest
 
 pytest.importorskip("packaging")
 
-from packaging.requirements import Requirement  # noqa: E402
+from packaging.requirements import Requirement
 
-from pyenvboot.dists import Distribution  # noqa: E402
-from pyenvboot.errors import UsageError  # noqa: E402
-from pyenvboot.requirements import (  # noqa: E402
+from pyenvboot.dists import Distribution
+from pyenvboot.errors import UsageError
+from pyenvboot.requirements import (
     Pin,
     Unmet,
     applies,
@@ -109,7 +109,7 @@ def test_parse_file_names_file_and_line_of_a_bad_requirement(tmp_path: Path) -> 
 
 def test_parse_file_missing_include_is_a_usage_error(tmp_path: Path) -> None:
     top = write(tmp_path / "r.txt", "-r nope.txt\n")
-    with pytest.raises(UsageError, match="cannot read requirements file .*nope.txt: No such file"):
+    with pytest.raises(UsageError, match=r"cannot read requirements file .*nope\.txt: No such file"):
         parse_file(str(top), {})
 
 
