@@ -120,9 +120,7 @@ def installed_versions(venv: Path, env: Mapping[str, str], modules: Iterable[str
         "import importlib, json, sys;"
         " print(json.dumps({m: importlib.import_module(m).__version__ for m in sys.argv[1:]}))"
     )
-    proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", code, *modules], env=dict(env), capture_output=True, text=True, timeout=60
-    )
+    proc = venv_python(venv, env, "-c", code, *modules)
     assert proc.returncode == 0, proc.stderr
     import json
 
@@ -130,7 +128,17 @@ def installed_versions(venv: Path, env: Mapping[str, str], modules: Iterable[str
     return result
 
 
-def venv_problems(venv: Path, env: Mapping[str, str]) -> List[str]:
+def venv_python(venv: Path, env: Mapping[str, str], *args: str) -> "subprocess.CompletedProcess[str]":
+    """The venv's python with umask 002, as ``pyenvboot exec`` and the shell hook run it.
+
+    (With root's umask 022 the byte code it writes would not be group-writable.)
+    """
+    return subprocess.run(
+        [str(venv / "bin" / "python"), *args], env=dict(env), capture_output=True, text=True, timeout=120, umask=0o002
+    )
+
+
+def venv_problems(venv: Path, env: Mapping[str, str], pip_check: bool = True) -> List[str]:
     """What a consistent, usable venv must not have; empty when all is well."""
     problems = []
     if not (venv / "pyvenv.cfg").is_file():
@@ -148,11 +156,10 @@ def venv_problems(venv: Path, env: Mapping[str, str]) -> List[str]:
             target = (record.parent.parent / path).resolve()
             if path and not target.exists():
                 problems.append("%s lists missing %s" % (record.parent.name, path))
-    proc = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "check"], env=dict(env), capture_output=True, text=True, timeout=120
-    )
-    if proc.returncode != 0:
-        problems.append("pip check: %s" % (proc.stdout + proc.stderr).strip())
+    if pip_check:
+        proc = venv_python(venv, env, "-m", "pip", "check")
+        if proc.returncode != 0:
+            problems.append("pip check: %s" % (proc.stdout + proc.stderr).strip())
     return problems
 
 

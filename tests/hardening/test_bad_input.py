@@ -280,3 +280,62 @@ def test_bad_input(name: str, world: Path, module_venv: Path, henv: Dict[str, st
     assert diff(before, snapshot(world)) == []
     assert system_snapshot() == system_before
     assert not os.path.lexists("/etc/pyenvboot-venv")
+
+
+def test_closed_stdout_ends_quietly(module_venv: Path, henv: Dict[str, str]) -> None:
+    """``pyenvboot env | head -0``: the reader is gone; no traceback, exit 141 (128 + SIGPIPE) as a shell reports it."""
+    import subprocess
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            pyenvboot() + ["env", "--venv", str(module_venv), "--format", "dockerfile"],
+            env=henv,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (proc.returncode, proc.stderr) == (errors.EXIT_BROKEN_PIPE, "")
+
+
+# -- input that must simply work ---------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "name",
+    ["with space", "ünïcødé-ø", "x" * 120],  # the last makes every shebang longer than the kernel's 127 bytes
+)
+def test_odd_venv_paths_work(
+    name: str, base: Path, henv: Dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Spaces, non-ASCII and over-long paths: init, pip and the console scripts pip writes all work."""
+    from tests.support.wheels import build_wheel
+
+    wheels = tmp_path_factory.mktemp("odd-wheels")
+    files = {"hello.py": "def main():\n    print('hello from', __import__('sys').prefix)\n"}
+    build_wheel(wheels, "hello", "1.0", files=files, console_scripts={"hello-tool": "hello:main"})
+    venv = base / name / "venv"
+    if name.startswith("x"):
+        assert len(str(venv / "bin" / "python")) > 127
+    proc = run(pyenvboot() + ["init", "--venv", str(venv), "--no-home"], henv)
+    assert proc.returncode == 0, proc.stderr
+    pip = ["pip", "--venv", str(venv), "install", "-q", "--no-index", "--find-links", str(wheels), "hello"]
+    proc = run(pyenvboot() + pip, henv)
+    assert proc.returncode == 0, proc.stderr
+    proc = run(pyenvboot() + ["exec", "--venv", str(venv), "--", "hello-tool"], henv)
+    assert (proc.returncode, proc.stdout) == (0, "hello from %s\n" % venv), proc.stderr
+    proc = run([str(venv / "bin" / "pip"), "--version"], henv, umask=0o002)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_junk_python_variables_do_not_reach_the_app(module_venv: Path, henv: Dict[str, str]) -> None:
+    """PYTHONHOME (which breaks any venv) is removed; the venv's launcher ignores PYTHON* itself (-I)."""
+    env = {**henv, "PYTHONHOME": "/junk", "PYTHONPATH": "/nonexistent:/junk", "PYTHONSTARTUP": "/junk"}
+    code = "import os, sys; print(sys.prefix, os.environ.get('PYTHONHOME'))"
+    launcher = str(module_venv / "bin/pyenvboot")
+    for options in ([], ["--venv", str(module_venv)]):  # the launcher's shell fast path, then its Python path
+        proc = run([launcher, "exec", *options, "--", "python", "-c", code], env)
+        assert (proc.returncode, proc.stdout) == (0, "%s None\n" % module_venv), proc.stderr

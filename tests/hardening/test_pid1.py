@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Dict, Iterator, List
+from typing import Dict, Iterator, List
 
 import pytest
 
@@ -29,13 +29,16 @@ pytestmark = [
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 FORWARDED = ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"]
 
-# Reports each forwarded signal on stdout; exits 7 on the second SIGUSR2.
+# Reports each forwarded signal on stdout; exits 7 on the second SIGUSR2. Output goes through
+# os.write: a handler that print()s while the main code is inside print() would fail.
 REPORTER = r"""
 import os, signal, sys
 seen = []
+def say(*words):
+    os.write(1, (" ".join(map(str, words)) + "\n").encode())
 def handler(num, frame):
     name = signal.Signals(num).name
-    print("got", name, flush=True)
+    say("got", name)
     seen.append(name)
     if seen.count("SIGUSR2") == 2:
         sys.exit(7)
@@ -43,7 +46,7 @@ for name in sys.argv[1:]:
     signal.signal(getattr(signal, name), handler)
 if os.environ.get("IGNORE_TERM"):
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print("ready", os.getpid(), os.getpgrp(), os.getppid(), flush=True)
+say("ready", os.getpid(), os.getpgrp(), os.getppid())
 while True:
     signal.pause()
 """
@@ -104,9 +107,12 @@ def pending(pid: int, signum: int) -> bool:
     return False
 
 
-def readline(stream: IO[str]) -> str:
-    line = stream.readline()
-    assert line, "the app ended early"
+def readline(proc: "subprocess.Popen[str]") -> str:
+    assert proc.stdout is not None and proc.stderr is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.wait(timeout=30)
+        raise AssertionError("the app ended early (exit %s): %s" % (proc.returncode, proc.stderr.read()))
     return line.strip()
 
 
@@ -132,16 +138,16 @@ def test_init_forwards_each_signal_and_exits_with_the_apps_code(
 ) -> None:
     proc = start(init_argv(venv, "python", "-c", REPORTER, *FORWARDED), henv, started)
     assert proc.stdout is not None
-    ready = readline(proc.stdout).split()
+    ready = readline(proc).split()
     assert ready[0] == "ready"
     pid, pgrp, ppid = map(int, ready[1:])
     assert ppid == 1 and pgrp == pid  # the app runs under PID 1, in its own process group
     init = namespace_init(proc.pid)
     for name in FORWARDED:
         os.kill(init, getattr(signal, name))
-        assert readline(proc.stdout) == "got " + name
+        assert readline(proc) == "got " + name
     os.kill(init, signal.SIGUSR2)
-    assert readline(proc.stdout) == "got SIGUSR2"
+    assert readline(proc) == "got SIGUSR2"
     assert proc.wait(timeout=30) == 7
     assert proc.stderr is not None and proc.stderr.read() == ""
 
@@ -159,7 +165,7 @@ def test_init_keeps_an_app_that_ignores_sigterm(
     """SIGTERM is forwarded, not acted on: init stays until the app goes (here: SIGKILL, exit 137)."""
     proc = start(init_argv(venv, "python", "-c", REPORTER, "SIGUSR1"), {**henv, "IGNORE_TERM": "1"}, started)
     assert proc.stdout is not None
-    app_ns_pid = int(readline(proc.stdout).split()[1])
+    app_ns_pid = int(readline(proc).split()[1])
     init = namespace_init(proc.pid)
     os.kill(init, signal.SIGTERM)
     deadline = time.monotonic() + 30
@@ -168,7 +174,7 @@ def test_init_keeps_an_app_that_ignores_sigterm(
     assert not pending(init, signal.SIGTERM)
     # Init handles one signal at a time: once the app reports SIGUSR1, SIGTERM was forwarded.
     os.kill(init, signal.SIGUSR1)
-    assert readline(proc.stdout) == "got SIGUSR1"
+    assert readline(proc) == "got SIGUSR1"
     assert proc.poll() is None
     app = [int(p) for p in Path("/proc/%d/task/%d/children" % (init, init)).read_text().split()]
     assert len(app) == 1 and app_ns_pid != app[0]  # the app's host pid differs from its namespace pid
@@ -208,22 +214,22 @@ import os, signal, sys
 got = []
 signal.signal(signal.SIGTERM, lambda n, f: got.append("TERM"))
 def done(n, f):
-    print("grandchild", ",".join(got) or "-", flush=True)
-    sys.exit(0)
+    os.write(1, ("grandchild " + (",".join(got) or "-") + "\\n").encode())
+    os._exit(0)
 signal.signal(signal.SIGWINCH, done)
-print("ready", flush=True)
+os.write(1, b"ready\\n")
 while True:
     signal.pause()
-'''], stdout=subprocess.PIPE, text=True)
-assert child.stdout.readline() == "ready\n"
+'''], stdout=subprocess.PIPE)
+assert child.stdout.readline() == b"ready\n"
 def term(n, f):
     # SIGWINCH is numbered above SIGTERM: a SIGTERM sent to the group is handled first.
     child.send_signal(signal.SIGWINCH)
-    print(child.stdout.readline().strip(), flush=True)
+    os.write(1, child.stdout.readline())
     child.wait()
-    sys.exit(0)
+    os._exit(0)
 signal.signal(signal.SIGTERM, term)
-print("ready", flush=True)
+os.write(1, b"ready\n")
 while True:
     signal.pause()
 """
@@ -235,9 +241,9 @@ def test_kill_group_decides_who_gets_the_signal(
 ) -> None:
     proc = start(init_argv(venv, "python", "-c", KILL_GROUP_APP), {**henv, "PYENVBOOT_INIT_KILL_GROUP": group}, started)
     assert proc.stdout is not None
-    assert readline(proc.stdout) == "ready"
+    assert readline(proc) == "ready"
     os.kill(namespace_init(proc.pid), signal.SIGTERM)
-    assert readline(proc.stdout) == expected
+    assert readline(proc) == expected
     assert proc.wait(timeout=30) == 0
 
 
@@ -253,22 +259,33 @@ def test_init_gives_the_app_the_terminal(venv: Path, henv: Dict[str, str]) -> No
     assert "fg True True read hello" in out, out
 
 
-def test_init_environment_matches_plain_exec(venv: Path, henv: Dict[str, str]) -> None:
-    """Same environment, umask and signal state as plain exec: nothing blocked, nothing ignored."""
-    script = 'echo "$VIRTUAL_ENV" "$(umask)" "$(command -v python)"; grep -E "^Sig(Blk|Ign):" /proc/$$/status'
+@pytest.mark.parametrize("launcher", ["module", "venv-launcher"])
+def test_init_environment_matches_plain_exec(venv: Path, henv: Dict[str, str], launcher: str) -> None:
+    """Same environment, umask and signal state as plain exec: nothing blocked, nothing ignored.
+
+    Also through the venv's own ``bin/pyenvboot``, whose plain ``exec`` is a shell fast path.
+    """
+    # exec: grep reads its own status, with what it inherited (a shell's own mask changes while it waits).
+    script = 'echo "$VIRTUAL_ENV" "$(umask)" "$(command -v python)"; exec grep -E "^Sig(Blk|Ign):" /proc/self/status'
+    command = pyenvboot() if launcher == "module" else [str(venv / "bin/pyenvboot")]
     outs = []
     for flag in ([], ["--init"]):
-        proc = run([*pyenvboot(), "exec", *flag, "--venv", str(venv), "--", "sh", "-c", script], henv, timeout=60)
+        proc = run([*command, "exec", *flag, "--venv", str(venv), "--", "sh", "-c", script], henv, timeout=60)
         assert proc.returncode == 0, proc.stderr
         outs.append(proc.stdout.split())
     assert outs[0] == outs[1]
     assert outs[0] == [str(venv), "0002", str(venv / "bin/python"), "SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
 
 
-def test_sigpipe_is_default_for_the_app(venv: Path, henv: Dict[str, str]) -> None:
+@pytest.mark.parametrize("launcher", ["module", "venv-launcher"])
+def test_sigpipe_is_default_for_the_app(venv: Path, henv: Dict[str, str], launcher: str) -> None:
     """``yes | head -1`` must end quietly: the app must not inherit CPython's SIG_IGN for SIGPIPE."""
-    for flag in ([], ["--init"]):
-        proc = run([*pyenvboot(), "exec", *flag, "--venv", str(venv), "--", "sh", "-c", "yes | head -1"], henv)
+    if launcher == "module":
+        command, flags = pyenvboot(), [["--venv", str(venv)], ["--init", "--venv", str(venv)]]
+    else:  # plain exec is the launcher's shell fast path; with --venv or --init, its Python path
+        command, flags = [str(venv / "bin/pyenvboot")], [[], ["--init"], ["--venv", str(venv)]]
+    for flag in flags:
+        proc = run([*command, "exec", *flag, "--", "sh", "-c", "yes | head -1"], henv)
         assert (proc.returncode, proc.stdout, proc.stderr) == (0, "y\n", "")
 
 
