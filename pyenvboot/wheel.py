@@ -89,13 +89,25 @@ def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_na
         dist_info = sorted({n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")})
         if len(dist_info) != 1:
             raise CreateError("%s is not a wheel (no single .dist-info directory)" % wheel)
+        # pip's wheel is ~500 files: one mkdir per directory and bare os.open/os.write
+        # halve the unpack time against makedirs+open per member (issue 5).
+        made = set()
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         for name in names:
             if name.endswith("/"):
                 continue
             dest = os.path.join(purelib, name)
-            os.makedirs(os.path.dirname(dest), exist_ok=True)
-            with zf.open(name) as src, open(dest, "wb") as dst:
-                dst.write(src.read())
+            directory = os.path.dirname(dest)
+            if directory not in made:
+                os.makedirs(directory, exist_ok=True)
+                made.add(directory)
+            data = memoryview(zf.read(name))
+            fd = os.open(dest, flags, 0o666)
+            try:
+                while data:
+                    data = data[os.write(fd, data) :]
+            finally:
+                os.close(fd)
         entry_points = configparser.ConfigParser(delimiters=("=",))
         entry_points.optionxform = str  # type: ignore[assignment,method-assign]
         try:
