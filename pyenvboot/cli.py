@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyenvboot.errors import EXIT_USAGE, PyenvbootError, UsageError
+from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, PyenvbootError, UsageError
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
 TYPE_CHECKING = False
@@ -52,7 +52,8 @@ def parse_exec(args: Sequence[str]) -> Tuple[Optional[str], bool, List[str]]:
     return venv, init, list(args[i:])
 
 
-def _exec(args: Sequence[str]) -> NoReturn:
+def _exec(args: Sequence[str]) -> int:
+    """Does not return, except with ``--init``: then the child's exit code (issue 6)."""
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
@@ -61,7 +62,7 @@ def _exec(args: Sequence[str]) -> NoReturn:
     if init:
         from pyenvboot.reaper import run_init
 
-        run_init(venv, command, os.environ)
+        return run_init(venv, command, os.environ)
     run(venv, command, os.environ)
 
 
@@ -161,11 +162,17 @@ class _Parser:
 def _cmd_init(ns: "argparse.Namespace") -> int:
     from pyenvboot.create import VenvBuilder
     from pyenvboot.environment import FORMATTERS, activation_changes, venv_path
-    from pyenvboot.permissions import resolve_group
+    from pyenvboot.permissions import refuse_system_path, resolve_group
     from pyenvboot.provision import ensure_home, make_passwd_writable
 
     gid = resolve_group(ns.group)
     venv = venv_path(ns.venv, os.environ)
+    if not ns.no_home:  # refuse a bad home before the venv is made (issue 6)
+        from pyenvboot.identity import DEFAULT_HOME
+        from pyenvboot.provision import check_home
+
+        home = ns.home or os.environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
+        check_home(home)
     builder = VenvBuilder(
         venv,
         python=ns.python,
@@ -176,13 +183,11 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
         prompt=ns.prompt,
         creator=ns.creator,
     )
+    refuse_system_path(builder.venv)
     result = builder.create()
     for action in result.actions:
         print("pyenvboot: " + action)
     if not ns.no_home:
-        from pyenvboot.identity import DEFAULT_HOME
-
-        home = ns.home or os.environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
         print("pyenvboot: " + ensure_home(home, gid))
     if ns.writable_passwd:
         print("pyenvboot: " + make_passwd_writable(gid))
@@ -261,7 +266,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         if args[:1] == ["exec"]:
             try:
-                _exec(args[1:])
+                return _exec(args[1:])
             except HelpRequested:
                 pass
         if args and args[0] == "pip" and args[1:2] not in (["-h"], ["--help"]):
@@ -276,9 +281,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         }.get(ns.command)
         if handler is None:  # "exec --help" exits inside argparse
             return EXIT_USAGE
-        return handler(ns)
+        code = handler(ns)
+        sys.stdout.flush()  # so that a closed stdout fails here, not in the interpreter's exit
+        return code
     except PyenvbootError as exc:
         print("error: " + exc.message, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # stdout's reader went away (``pyenvboot env | head -1``): stop quietly, as a killed ``cat`` would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

@@ -81,7 +81,8 @@ if len(sys.argv) > 3:
         out["scripts"] = True
 if len(sys.argv) > 4:
     import compileall
-    compileall.compile_dir(sys.argv[4], quiet=1)
+    # Only what the exec path runs; packaging (for check) compiles on first use.
+    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1)
 print(json.dumps(out))
 """
 
@@ -150,15 +151,28 @@ class VenvBuilder:
         """Make the venv exist, isolated, with pip, hooks and the permission policy."""
         result = Result(self.venv)
         parent = os.path.dirname(self.venv)
+        missing: List[str] = []  # parents we create, removed again if init fails (issue 6: nothing left behind)
+        path = parent
+        while not os.path.lexists(path):
+            missing.append(path)
+            path = os.path.dirname(path)
         self.ensure_parent(parent)
-        with locked(parent, "creating " + self.venv):
-            self.remove_stale_staging(parent)
-            if os.path.lexists(self.venv) and not self.empty_target():
-                self.check_existing()
-                with locked(self.venv, "updating it"):
-                    self.update(result)
-            else:
-                self.build_new(result)
+        try:
+            with locked(parent, "creating " + self.venv):
+                self.remove_stale_staging(parent)
+                if os.path.lexists(self.venv) and not self.empty_target():
+                    self.check_existing()
+                    with locked(self.venv, "updating it"):
+                        self.update(result)
+                else:
+                    self.build_new(result)
+        except BaseException:
+            for created in missing:
+                try:
+                    os.rmdir(created)
+                except OSError:
+                    break
+            raise
         return result
 
     def build_new(self, result: Result) -> None:
@@ -186,6 +200,7 @@ class VenvBuilder:
     def update(self, result: Result) -> None:
         try:
             self.prepare_update()
+            self.check_version(self.probe(self.venv, render=False))  # before anything is written (issue 6)
             self.ensure_directories(self.venv)
             self.copy_runtime(self.venv)
             info = self.probe(self.venv)
@@ -233,10 +248,12 @@ class VenvBuilder:
                 "%s exists, is not empty and is not a venv (no pyvenv.cfg); refusing to touch it" % self.venv
             )
 
-    def probe(self, target_dir: str) -> Interpreter:
+    def probe(self, target_dir: str, render: bool = True) -> Interpreter:
         """Ask the base interpreter about itself; render the stdlib activate scripts into ``target_dir``."""
         lib = os.path.join(target_dir, LIB_RELPATH)
-        argv = [self.python, "-I", "-c", PROBE, self.venv, self.scripts_dir(target_dir), self.prompt, lib]
+        argv = [self.python, "-I", "-c", PROBE, self.venv]
+        if render:
+            argv += [self.scripts_dir(target_dir), self.prompt, lib]
         try:
             proc = subprocess.run(argv, capture_output=True, check=False)
         except OSError as exc:
@@ -244,19 +261,22 @@ class VenvBuilder:
                 "cannot run --python %s: %s; pass a Python >= 3.8 interpreter" % (self.python, exc.strerror)
             ) from None
         try:
-            data: Dict[str, Any] = json.loads(proc.stdout)
-            info = Interpreter(**{k: data[k] for k in Interpreter.__dataclass_fields__})
+            # The last line: compileall may print (to stdout) before it, e.g. on an old Python.
+            data: Dict[str, Any] = json.loads((proc.stdout.strip().splitlines() or [b""])[-1])
+            too_old = tuple(data["version"][:2]) < MIN_VERSION  # it may lack what the rest reports
+            info = None if too_old else Interpreter(**{k: data[k] for k in Interpreter.__dataclass_fields__})
         except (ValueError, KeyError, TypeError):
             detail = proc.stderr.decode(errors="replace").strip().splitlines()
             raise InterpreterError(
                 "%s is not a usable Python interpreter (%s); pass a Python >= 3.8 with --python"
                 % (self.python, detail[-1] if detail else "exit %d" % proc.returncode)
             ) from None
-        if data.get("implementation") != "cpython" or tuple(info.version[:2]) < MIN_VERSION:
+        if info is None or data.get("implementation") != "cpython" or tuple(info.version[:2]) < MIN_VERSION:
             raise InterpreterError(
-                "%s is Python %s; pyenvboot needs CPython >= 3.8" % (self.python, ".".join(map(str, info.version)))
+                "%s is Python %s; pyenvboot needs CPython >= 3.8" % (self.python, ".".join(map(str, data["version"])))
             )
-        self.publish_scripts(target_dir)
+        if render:
+            self.publish_scripts(target_dir)
         return info
 
     def ensure_directories(self, root: str) -> None:
@@ -357,7 +377,11 @@ class VenvBuilder:
         )
 
     def has_pip(self, root: str, info: Interpreter) -> bool:
-        return os.path.isdir(os.path.join(self.relocate(info.purelib, root), "pip"))
+        """A complete pip: INSTALLER is written last, so a seeding cut short (killed, disk full) is redone."""
+        import glob
+
+        purelib = glob.escape(self.relocate(info.purelib, root))
+        return bool(glob.glob(os.path.join(purelib, "pip-*.dist-info", "INSTALLER")))
 
     def install_pip(self, root: str, info: Interpreter) -> None:
         """Seed pip: unpack a wheel without running pip (fast, offline), else through the base's virtualenv."""

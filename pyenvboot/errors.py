@@ -20,6 +20,7 @@ EXIT_CREATE = 8  # venv creation failed (no pip source, disk full, ...)
 EXIT_VERIFY = 9  # requirements not satisfied after `pyenvboot pip`
 EXIT_NOT_EXECUTABLE = 126  # shell convention: found but cannot execute
 EXIT_NOT_FOUND = 127  # shell convention: command not found
+EXIT_BROKEN_PIPE = 141  # stdout was closed by its reader (128 + SIGPIPE, as a shell reports it)
 
 
 class PyenvbootError(Exception):

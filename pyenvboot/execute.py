@@ -12,40 +12,63 @@ import os
 import sys
 
 from pyenvboot.environment import activation_changes, apply_changes
-from pyenvboot.errors import CommandNotFound, NotExecutable, VenvError
+from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
 from pyenvboot.identity import fix_identity
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Mapping, NoReturn, Optional, Sequence
+    import signal as _signal
+    from typing import Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
     from pyenvboot.environment import Changes
+else:
+    # The C module: ``signal`` imports enum, ~8 ms on every container start (issue 5).
+    import _signal
 
 UMASK = 0o002
 
 
+def exec_error(name: str, env: Mapping[str, str], exc: OSError) -> PyenvbootError:
+    """The shell's verdict on a failed exec of ``name``: 127 not found, 126 found but not executable.
+
+    Shared by ``exec`` and ``exec --init``, whose child reports the errno of its exec.
+    """
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        where = "" if "/" in name else " in PATH=" + env.get("PATH", "")
+        return CommandNotFound("%s: command not found%s; check the name, or install it into the image" % (name, where))
+    if isinstance(exc, PermissionError):
+        return NotExecutable(
+            "%s: permission denied (not executable by uid %d, or a directory); chmod +x it" % (name, os.getuid())
+        )
+    if exc.errno == errno.ENOEXEC:
+        return NotExecutable("%s: exec format error; add a '#!' line or run it through its interpreter" % name)
+    return NotExecutable("%s: cannot execute: %s" % (name, exc.strerror))
+
+
+def check_argv(argv: Sequence[str]) -> None:
+    """An empty command is "not found", as in a shell (``os.execvpe`` would raise ValueError)."""
+    if not argv or not argv[0]:
+        raise CommandNotFound("'': command not found; give a command after '--'")
+
+
+def default_signals() -> None:
+    """Undo CPython's SIG_IGN for SIGPIPE and SIGXFSZ: exec would pass it on (``yes | head`` breaks)."""
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_DFL)
+    _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
+
+
 def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     """``execvpe`` ``argv`` with ``env``, searching the new environment's PATH."""
+    check_argv(argv)
     sys.stdout.flush()
     sys.stderr.flush()
+    default_signals()
     try:
         os.execvpe(argv[0], list(argv), dict(env))
-    except (FileNotFoundError, NotADirectoryError):
-        where = "" if "/" in argv[0] else " in PATH=" + env.get("PATH", "")
-        raise CommandNotFound(
-            "%s: command not found%s; check the name, or install it into the image" % (argv[0], where)
-        ) from None
-    except PermissionError:
-        raise NotExecutable(
-            "%s: permission denied (not executable by uid %d, or a directory); chmod +x it" % (argv[0], os.getuid())
-        ) from None
     except OSError as exc:
-        if exc.errno == errno.ENOEXEC:
-            raise NotExecutable(
-                "%s: exec format error; add a '#!' line or run it through its interpreter" % argv[0]
-            ) from None
-        raise NotExecutable("%s: cannot execute: %s" % (argv[0], exc.strerror)) from None
+        _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+        raise exec_error(argv[0], env, exc) from None
 
 
 def check_venv(venv: str) -> None:
@@ -88,9 +111,15 @@ def shell_argv(env: Mapping[str, str]) -> List[str]:
     return ["sh", "-i"]
 
 
-def run(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> NoReturn:
-    """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec."""
+def prepare(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> Tuple[List[str], Dict[str, str]]:
+    """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv."""
     check_venv(venv)
     env = runtime_environment(environ, venv)
     os.umask(UMASK)
-    exec_app(list(command) if command else shell_argv(env), env)
+    return (list(command) if command else shell_argv(env)), env
+
+
+def run(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> NoReturn:
+    """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec."""
+    argv, env = prepare(venv, command, environ)
+    exec_app(argv, env)

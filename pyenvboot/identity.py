@@ -231,10 +231,10 @@ def fix_identity(environ: Mapping[str, str]) -> Changes:
         if uid == 0:
             raise IdentityError("refusing to write a passwd entry for uid 0")
         try:
-            pwd.getpwnam(name)
+            taken_by = pwd.getpwnam(name).pw_uid
         except KeyError:
-            pass
-        else:
+            taken_by = uid
+        if taken_by != uid:  # our own: a concurrent start added it since getpwuid (issue 6)
             raise IdentityError(
                 "refusing passwd entry: user name %r already exists in %s; set PYENVBOOT_USER"
                 " to an unused name" % (name, PASSWD)

@@ -17,8 +17,12 @@ from pyenvboot.errors import LockError
 
 
 @contextmanager
-def locked(directory: str, purpose: str) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory``; say so on stderr if we have to wait."""
+def locked(directory: str, purpose: str) -> Iterator[int]:
+    """Hold an exclusive lock on ``directory``; say so on stderr if we have to wait.
+
+    Yields the locked descriptor: a child given it (``pass_fds``) keeps the lock held
+    even if this process is killed first (issue 6: a killed ``pyenvboot pip``).
+    """
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
@@ -29,6 +33,6 @@ def locked(directory: str, purpose: str) -> Iterator[None]:
         except BlockingIOError:
             print("pyenvboot: waiting for another pyenvboot run to finish with %s" % directory, file=sys.stderr)
             fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield fd
     finally:
         os.close(fd)

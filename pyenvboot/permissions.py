@@ -28,7 +28,9 @@ def resolve_group(group: Optional[str]) -> int:
     """A gid from a group name or number; unknown names are an error."""
     value = group if group not in (None, "") else DEFAULT_GROUP
     assert value is not None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
+        if int(value) >= 2**32 - 1:  # (gid_t)-1 means "leave the group alone" to chown
+            raise PermissionPolicyError("gid %s is out of range: use 0 to 4294967294" % value)
         return int(value)
     import grp
 
@@ -38,6 +40,34 @@ def resolve_group(group: Optional[str]) -> int:
         raise PermissionPolicyError(
             "unknown group %r: create it first (groupadd) or pass a numeric gid with --group" % value
         ) from None
+
+
+# The operating system's own directories (issue 6): group write on any of them lets every
+# UID in the group become root, so no PATH, --venv or --home may put the policy there.
+SYSTEM_TREES = (
+    "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys",
+    "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib32", "/usr/lib64", "/usr/libexec", "/usr/libx32",
+    "/usr/sbin", "/usr/share", "/var/lib/apt", "/var/lib/dpkg",
+)  # fmt: skip
+SYSTEM_DIRS = (
+    "/", "/home", "/media", "/mnt", "/opt", "/root", "/run", "/srv", "/tmp", "/usr", "/usr/local",
+    "/usr/local/bin", "/usr/local/lib", "/usr/local/sbin", "/usr/src", "/var", "/var/lib", "/var/log", "/var/tmp",
+)  # fmt: skip
+
+
+def system_path(path: str) -> bool:
+    """Is the absolute, resolved ``path`` the OS's: in or under a ``SYSTEM_TREES`` entry, or a ``SYSTEM_DIRS`` one?"""
+    return path in SYSTEM_DIRS or any(path == tree or path.startswith(tree + "/") for tree in SYSTEM_TREES)
+
+
+def refuse_system_path(path: str) -> None:
+    """:class:`PermissionPolicyError` when ``path`` resolves to a directory of the OS."""
+    real = os.path.realpath(path)
+    if system_path(real):
+        raise PermissionPolicyError(
+            "refusing to apply the permission policy to %s: it belongs to the operating system, and group write"
+            " there would let any UID in the group become root; pass the app's or the venv's own directory" % real
+        )
 
 
 def wanted_mode(mode: int) -> int:
@@ -171,6 +201,7 @@ def fix_tree(root: str, gid: int, only_owned: bool = False) -> Report:
     ``only_owned`` is for ``pyenvboot pip`` run by an arbitrary UID: it can fix what it
     installed but not what root or another UID owns.
     """
+    refuse_system_path(root)
     report = Report()
     euid = os.geteuid()
     for entry in walk(root, report):

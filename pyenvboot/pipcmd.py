@@ -27,6 +27,58 @@ def pip_environment(environ: Mapping[str, str], venv: str) -> dict[str, str]:
     return env
 
 
+# pip writes dist-info files through "<name><8 random characters>.tmp" and renames them.
+PIP_TEMP_FILES = ("INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "METADATA", "WHEEL")
+
+
+def pip_leftover(name: str) -> bool:
+    """One of pip's temporary dist-info files (``RECORDk3j2h1g0.tmp``)?"""
+    return name.endswith(".tmp") and any(
+        name.startswith(base) and len(name) == len(base) + 12 for base in PIP_TEMP_FILES
+    )
+
+
+def remove_pip_leftovers(venv: str) -> None:
+    """Remove what a killed pip left in site-packages (issue 6).
+
+    pip first moves a distribution it replaces to ``~<name>``, and writes dist-info
+    files through temporary files. Killed in between, the ``~`` copies, the temporary
+    files and dist-info directories without METADATA stay: every later pip warns
+    "Ignoring invalid distribution" or "Skipping ... invalid metadata", and never
+    removes them. Under the venv lock no pip is running, so all of it is stale.
+    """
+    import glob
+    import shutil
+    import sys
+
+    for site in glob.glob(glob.escape(venv) + "/lib/python*/site-packages"):
+        for name in sorted(os.listdir(site)):
+            path = os.path.join(site, name)
+            if name.startswith("~"):
+                doomed = [path]
+            elif name.endswith(".dist-info") and os.path.isdir(path) and not os.path.islink(path):
+                if not os.path.exists(os.path.join(path, "METADATA")):
+                    doomed = [path]  # no distribution without METADATA: pip ignores it, and never removes it
+                else:
+                    doomed = [os.path.join(path, n) for n in os.listdir(path) if pip_leftover(n)]
+            else:
+                continue
+            for leftover in doomed:
+                print("pyenvboot: removing %s, left by an interrupted pip" % leftover, file=sys.stderr)
+                if os.path.isdir(leftover) and not os.path.islink(leftover):
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    try:
+                        os.unlink(leftover)
+                    except OSError:
+                        pass
+            if doomed and name.endswith(".dist-info") and os.path.isdir(path):
+                try:
+                    os.rmdir(path)  # only when nothing but pip's temporary files was in it
+                except OSError:
+                    pass
+
+
 def run_pip(
     venv: str,
     args: Sequence[str],
@@ -46,9 +98,11 @@ def run_pip(
     os.umask(UMASK)
     gid = os.stat(venv).st_gid
     argv: List[str] = [python, "-m", "pip"] + list(args)
-    with locked(venv, "pip"):
+    with locked(venv, "pip") as lock:
+        remove_pip_leftovers(venv)
         try:
-            code = subprocess.call(argv, env=env)
+            # pip shares the lock, so a pip that outlives a killed pyenvboot still holds it.
+            code = subprocess.call(argv, env=env, pass_fds=(lock,))
         finally:
             # Root fixes everything; another UID can only fix what it owns.
             fix_tree(os.path.realpath(venv), gid, only_owned=os.geteuid() != 0)

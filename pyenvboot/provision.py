@@ -7,13 +7,21 @@ import stat
 
 from pyenvboot.errors import PermissionPolicyError
 from pyenvboot.identity import PASSWD
-from pyenvboot.permissions import fix_tree
+from pyenvboot.permissions import fix_tree, refuse_system_path
+
+
+def check_home(home: str) -> None:
+    """Refuse a bad shared home before ``init`` changes anything (issue 6)."""
+    if not home.startswith("/") or home == "/":
+        raise PermissionPolicyError("home %r must be an absolute path other than /" % home)
+    if os.path.islink(home) or (os.path.lexists(home) and not os.path.isdir(home)):
+        raise PermissionPolicyError("home %s is a symlink or not a directory; pass a directory with --home" % home)
+    refuse_system_path(home)
 
 
 def ensure_home(home: str, gid: int) -> str:
     """A group-writable, setgid HOME for UIDs that have none (issue 2, point 5)."""
-    if not home.startswith("/") or home == "/":
-        raise PermissionPolicyError("home %r must be an absolute path other than /" % home)
+    check_home(home)
     try:
         os.makedirs(home, exist_ok=True)
     except OSError as exc:
