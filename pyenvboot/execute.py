@@ -79,10 +79,10 @@ def check_venv(venv: str) -> None:
         raise VenvError("no venv at %s (pyvenv.cfg missing); run 'pyenvboot init --venv %s'" % (venv, venv))
 
 
-def runtime_environment(environ: Mapping[str, str], venv: str) -> Dict[str, str]:
-    """The app's environment: activation plus the identity fix-ups."""
+def runtime_environment(environ: Mapping[str, str], venv: str, persist: bool = True) -> Dict[str, str]:
+    """The app's environment: activation plus the identity fix-ups (see :func:`fix_identity`)."""
     changes: Changes = activation_changes(environ, venv)
-    changes.update(fix_identity(apply_changes(environ, changes)))
+    changes.update(fix_identity(apply_changes(environ, changes), persist))
     return apply_changes(environ, changes)
 
 

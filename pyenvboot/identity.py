@@ -90,12 +90,22 @@ def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
 
 
 def choose_home(
-    current: Optional[str], pw_dir: Optional[str], shared: str, uid: int, environ: Mapping[str, str]
+    current: Optional[str],
+    pw_dir: Optional[str],
+    shared: str,
+    uid: int,
+    environ: Mapping[str, str],
+    persist: bool = True,
 ) -> Optional[str]:
-    """The first usable of: $HOME, the passwd home, the shared home from ``init``, a private temp one."""
+    """The first usable of: $HOME, the passwd home, the shared home from ``init``, a private temp one.
+
+    Without ``persist`` no private home is made.
+    """
     for candidate in (current, pw_dir, shared):
         if usable_home(candidate):
             return candidate
+    if not persist:
+        return None
     private = runtime_dir(uid, environ)
     if private is None:
         return None
@@ -216,8 +226,14 @@ def write_nss_passwd(directory: str, line: str) -> str:
     return target
 
 
-def fix_identity(environ: Mapping[str, str]) -> Changes:
-    """The environment changes (and, where needed, the passwd entry) for this process's UID."""
+def fix_identity(environ: Mapping[str, str], persist: bool = True) -> Changes:
+    """The environment changes (and, where needed, the passwd entry) for this process's UID.
+
+    Without ``persist`` nothing is written: no passwd entry, no nss_wrapper file, no
+    cache, no private home. ``pyenvboot pip`` runs in image builds, where any of those
+    would be baked into the layer (and a passwd entry for the build's UID would take
+    the name from every UID after it).
+    """
     uid = os.getuid()
     gid = os.getgid()
     try:
@@ -239,9 +255,11 @@ def fix_identity(environ: Mapping[str, str]) -> Changes:
                 "refusing passwd entry: user name %r already exists in %s; set PYENVBOOT_USER"
                 " to an unused name" % (name, PASSWD)
             )
-        home = choose_home(environ.get("HOME"), None, shared, uid, environ)
+        home = choose_home(environ.get("HOME"), None, shared, uid, environ, persist)
         line = passwd_line(name, uid, gid, home or "/")
-        if os.access(PASSWD, os.W_OK):
+        if not persist:
+            pass
+        elif os.access(PASSWD, os.W_OK):
             append_passwd_entry(PASSWD, line, uid, name)
         else:
             lib = find_nss_wrapper(environ)
@@ -255,7 +273,7 @@ def fix_identity(environ: Mapping[str, str]) -> Changes:
         user = name
     else:
         user = entry.pw_name
-        home = choose_home(environ.get("HOME"), entry.pw_dir, shared, uid, environ)
+        home = choose_home(environ.get("HOME"), entry.pw_dir, shared, uid, environ, persist)
     for var in ("USER", "LOGNAME"):
         if not environ.get(var):
             changes[var] = user
@@ -264,7 +282,7 @@ def fix_identity(environ: Mapping[str, str]) -> Changes:
         changes["PIP_NO_CACHE_DIR"] = "1"
     elif environ.get("HOME") != home:
         changes["HOME"] = home
-    if entry is None:
+    if entry is None and persist:
         cache_identity(uid, environ, {**changes, "USER": user, "LOGNAME": user})
     return changes
 

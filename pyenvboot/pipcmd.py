@@ -19,8 +19,8 @@ CACHE_VARS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR", "PYENVBOOT_PIP_CACHE")
 
 
 def pip_environment(environ: Mapping[str, str], venv: str) -> dict[str, str]:
-    """The runtime environment, plus no pip cache unless the user configured one."""
-    env = runtime_environment(environ, venv)
+    """The runtime environment, writing no identity files, and no pip cache unless configured."""
+    env = runtime_environment(environ, venv, persist=False)
     if not any(environ.get(var) for var in CACHE_VARS):
         env["PIP_NO_CACHE_DIR"] = "1"
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")

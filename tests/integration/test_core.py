@@ -171,6 +171,8 @@ def test_arbitrary_uid_upgrades_and_uninstalls_what_root_installed(
     proc = run(uid + pyenvboot(system_python) + pip + ["-U", "demo"], user_env)
     assert proc.returncode == 0, proc.stderr
     assert "/.cache" not in proc.stderr
+    # pip runs in image builds: no identity files may land in the layer.
+    assert list(Path(environ["TMPDIR"]).iterdir()) == []
     proc = run(uid + pyenvboot(system_python) + ["pip", "--venv", str(venv), "uninstall", "-y", "extra"], user_env)
     assert proc.returncode == 0, proc.stderr
     script = (
