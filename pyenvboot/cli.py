@@ -196,19 +196,51 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
     return 0
 
 
-def _cmd_env(ns: "argparse.Namespace") -> int:
+def parse_env(args: Sequence[str]) -> Optional[Tuple[Optional[str], str, bool]]:
+    """``env [--venv DIR] [--format F] [--identity]`` -> (venv, format, identity), by hand.
+
+    The shell hook runs ``env --identity`` for a UID it cannot name, so this path
+    skips argparse too (issue 5). None: anything else, which argparse then reports.
+    """
+    venv: Optional[str] = None
+    fmt = "sh"
+    identity = False
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--identity":
+            identity = True
+        elif arg in ("--venv", "--format") and i + 1 < len(args):
+            i += 1
+            if arg == "--venv":
+                venv = args[i]
+            elif args[i] in ("sh", "dockerfile", "json"):
+                fmt = args[i]
+            else:
+                return None
+        else:
+            return None
+        i += 1
+    return venv, fmt, identity
+
+
+def _env(venv_arg: Optional[str], fmt: str, identity: bool) -> int:
     from pyenvboot.environment import FORMATTERS, activation_changes, apply_changes, venv_path
 
-    venv = venv_path(ns.venv, os.environ)
+    venv = venv_path(venv_arg, os.environ)
     if not venv.startswith("/"):
         raise UsageError("venv path %r is relative; use an absolute path" % venv)
     changes = activation_changes(os.environ, venv)
-    if ns.identity:
+    if identity:
         from pyenvboot.identity import fix_identity
 
         changes.update(fix_identity(apply_changes(os.environ, changes)))
-    sys.stdout.write(FORMATTERS[ns.format](changes))
+    sys.stdout.write(FORMATTERS[fmt](changes))
     return 0
+
+
+def _cmd_env(ns: "argparse.Namespace") -> int:
+    return _env(ns.venv, ns.format, ns.identity)
 
 
 def _cmd_shell(ns: "argparse.Namespace") -> int:
@@ -271,6 +303,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 pass
         if args and args[0] == "pip" and args[1:2] not in (["-h"], ["--help"]):
             return _cmd_pip(args[1:])
+        env_args = parse_env(args[1:]) if args[:1] == ["env"] else None
+        if env_args is not None:
+            code = _env(*env_args)
+            sys.stdout.flush()
+            return code
         ns = _Parser.build().parse_args(args)
         handler = {
             "init": _cmd_init,
