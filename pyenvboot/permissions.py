@@ -114,9 +114,26 @@ class Entry:
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def walk(root: str, report: Report) -> Iterator[Entry]:
-    """Every entry under ``root`` (root included), depth first, never following symlinks.
+def compliant(st: os.stat_result, gid: int) -> bool:
+    """``needed(st, gid) == (None, None)``, inlined for the walk's hot loop (issue 5)."""
+    mode = st.st_mode
+    if stat.S_ISLNK(mode):
+        return True
+    if st.st_gid != gid or mode & stat.S_IWOTH:
+        return False
+    if stat.S_ISDIR(mode):
+        return mode & _DIR_NEEDS == _DIR_NEEDS
+    return mode & 0o060 == 0o060 and (not mode & stat.S_IXUSR or bool(mode & stat.S_IXGRP))
 
+
+_DIR_NEEDS = stat.S_ISGID | stat.S_IRGRP | stat.S_IWGRP | stat.S_IXGRP
+
+
+def walk(root: str, report: Report, gid: int) -> Iterator[Entry]:
+    """Every entry under ``root`` (root included) that breaks the policy, never following symlinks.
+
+    Depth first; every entry counts in ``report.scanned``, but only offenders are
+    yielded, so a compliant tree costs one ``fstatat`` per entry and little Python.
     Directories we cannot open are recorded in ``report.skipped``.
     """
     try:
@@ -128,16 +145,19 @@ def walk(root: str, report: Report) -> Iterator[Entry]:
     parent = os.path.dirname(os.path.abspath(root)) or "/"
     pfd = os.open(parent, _DIR_FLAGS & ~os.O_NOFOLLOW)
     try:
-        yield from _walk_entry(pfd, os.path.basename(os.path.abspath(root)) or ".", root, st, report)
+        name = os.path.basename(os.path.abspath(root)) or "."
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk_dir(pfd, name, root.rstrip("/") or "/", st, report, gid)
+        else:
+            report.scanned += 1
+            if not compliant(st, gid):
+                yield Entry(pfd, name, root, st)
     finally:
         os.close(pfd)
 
 
-def _walk_entry(dir_fd: int, name: str, path: str, st: os.stat_result, report: Report) -> Iterator[Entry]:
+def _walk_dir(dir_fd: int, name: str, path: str, st: os.stat_result, report: Report, gid: int) -> Iterator[Entry]:
     report.scanned += 1
-    if not stat.S_ISDIR(st.st_mode):
-        yield Entry(dir_fd, name, path, st)
-        return
     try:
         fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
@@ -147,18 +167,28 @@ def _walk_entry(dir_fd: int, name: str, path: str, st: os.stat_result, report: R
         if not _same(os.fstat(fd), st):
             report.skipped.append("%s: changed while walking" % path)
             return
-        yield Entry(dir_fd, name, path, st, fd)
+        if not compliant(st, gid):
+            yield Entry(dir_fd, name, path, st, fd)
         try:
             names = os.listdir(fd)
         except OSError as exc:
             report.skipped.append("%s: cannot list directory (%s)" % (path, exc.strerror))
             return
+        subdirs = []
+        lstat_at = os.stat
         for child in names:
             try:
-                cst = os.stat(child, dir_fd=fd, follow_symlinks=False)
+                cst = lstat_at(child, dir_fd=fd, follow_symlinks=False)
             except FileNotFoundError:
                 continue
-            yield from _walk_entry(fd, child, path.rstrip("/") + "/" + child, cst, report)
+            if stat.S_ISDIR(cst.st_mode):
+                subdirs.append((child, cst))
+                continue
+            report.scanned += 1
+            if not compliant(cst, gid):
+                yield Entry(fd, child, path + "/" + child, cst)
+        for child, cst in subdirs:
+            yield from _walk_dir(fd, child, path + "/" + child, cst, report, gid)
     finally:
         os.close(fd)
 
@@ -204,10 +234,8 @@ def fix_tree(root: str, gid: int, only_owned: bool = False) -> Report:
     refuse_system_path(root)
     report = Report()
     euid = os.geteuid()
-    for entry in walk(root, report):
+    for entry in walk(root, report, gid):
         new_gid, new_mode = needed(entry.st, gid)
-        if new_gid is None and new_mode is None:
-            continue
         if only_owned and entry.st.st_uid != euid:
             continue
         if foreign_hardlink(entry.st):
@@ -229,10 +257,7 @@ def scan_tree(root: str, gid: int, limit: int = 10) -> Report:
     """Count entries that break the policy, without changing anything (for ``check``)."""
     report = Report()
     count = 0
-    for entry in walk(root, report):
-        new_gid, new_mode = needed(entry.st, gid)
-        if new_gid is None and new_mode is None:
-            continue
+    for entry in walk(root, report, gid):
         count += 1
         if len(report.offenders) < limit:
             report.offenders.append(entry.path)

@@ -125,8 +125,8 @@ def test_a_symlink_swapped_in_during_the_walk_is_not_followed(
 
     real_walk = permissions.walk
 
-    def racing_walk(root: str, report: permissions.Report) -> Iterator[permissions.Entry]:
-        for entry in real_walk(root, report):
+    def racing_walk(root: str, report: permissions.Report, gid: int) -> Iterator[permissions.Entry]:
+        for entry in real_walk(root, report, gid):
             if entry.name == "victim":
                 swap("victim", secret)  # after lstat, before the chmod
             yield entry

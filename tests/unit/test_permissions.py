@@ -64,3 +64,14 @@ def test_resolve_group() -> None:
     assert resolve_group("root") == 0
     with pytest.raises(PermissionPolicyError, match="unknown group 'no-such-group'"):
         resolve_group("no-such-group")
+
+
+def test_compliant_agrees_with_needed() -> None:
+    """The walk's inlined check is exactly "needed() has nothing to do"."""
+    from pyenvboot.permissions import compliant
+
+    for kind in (DIR, REG, stat.S_IFLNK):
+        for perm in range(0o10000):
+            for gid in (0, 5):
+                st = _st(kind | perm, gid)
+                assert compliant(st, 0) == (needed(st, 0) == (None, None)), oct(kind | perm)
