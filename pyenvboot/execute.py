@@ -42,7 +42,7 @@ def exec_error(name: str, env: Mapping[str, str], exc: OSError) -> PyenvbootErro
             "%s: permission denied (not executable by uid %d, or a directory); chmod +x it" % (name, os.getuid())
         )
     if exc.errno == errno.ENOEXEC:
-        return NotExecutable("%s: exec format error; add a '#!' line or run it through its interpreter" % name)
+        return NotExecutable("%s: exec format error (a binary for another machine?); rebuild or replace it" % name)
     return NotExecutable("%s: cannot execute: %s" % (name, exc.strerror))
 
 
@@ -58,6 +58,40 @@ def default_signals() -> None:
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
 
 
+def _first_executable(name: str, env: Mapping[str, str]) -> Optional[str]:
+    """The file ``execvpe`` runs for ``name``: the first executable regular file on PATH."""
+    if "/" in name:
+        return name
+    for directory in env.get("PATH", "").split(":"):
+        path = (directory or ".") + "/" + name
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+def execvpe(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    """``os.execvpe``, and like ``execvp(3)`` and every shell, a text file without ``#!`` runs with /bin/sh.
+
+    The venv launcher's sh fast path gets that from sh itself; this keeps the Python
+    path the same. A file that looks binary (NUL in its first bytes, as bash checks)
+    keeps the exec error.
+    """
+    try:
+        os.execvpe(argv[0], list(argv), dict(env))
+    except OSError as exc:
+        if exc.errno != errno.ENOEXEC:
+            raise
+        script = _first_executable(argv[0], env)
+        try:
+            with open(script or "", "rb") as f:
+                binary = b"\0" in f.read(80)
+        except OSError:
+            raise exc from None
+        if binary:
+            raise
+        os.execve("/bin/sh", ["/bin/sh", script or argv[0], *argv[1:]], dict(env))
+
+
 def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     """``execvpe`` ``argv`` with ``env``, searching the new environment's PATH."""
     check_argv(argv)
@@ -65,7 +99,7 @@ def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     sys.stderr.flush()
     default_signals()
     try:
-        os.execvpe(argv[0], list(argv), dict(env))
+        execvpe(argv, env)
     except OSError as exc:
         _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
         raise exec_error(argv[0], env, exc) from None

@@ -25,7 +25,7 @@ import os
 import sys
 
 from pyenvboot.errors import UsageError
-from pyenvboot.execute import check_argv, default_signals, exec_error, prepare
+from pyenvboot.execute import check_argv, default_signals, exec_error, execvpe, prepare
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def _child(argv: List[str], env: Dict[str, str], mask: Set[int], report: int) ->
         _take_terminal()  # SIGTTOU is still blocked here, so this cannot stop us
         default_signals()
         _signal.pthread_sigmask(_signal.SIG_SETMASK, mask)
-        os.execvpe(argv[0], argv, env)
+        execvpe(argv, env)
     except OSError as exc:
         code = exc.errno or errno.ENOEXEC
     except BaseException:

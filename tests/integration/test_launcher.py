@@ -113,3 +113,15 @@ def test_launcher_runs_other_commands_for_its_venv(venv: Path, environ: Dict[str
     proc = run([str(venv / "bin/pyenvboot"), "env", "--format", "json"], environ)
     assert proc.returncode == 0, proc.stderr
     assert '"VIRTUAL_ENV": "%s"' % venv in proc.stdout
+
+
+def test_a_script_without_shebang_runs_with_sh_on_both_paths(
+    venv: Path, system_python: str, environ: Dict[str, str]
+) -> None:
+    """Like execvp(3) and every shell: the sh fast path and the Python path agree."""
+    script = venv.parent / "noshebang"
+    script.write_text('echo "ran $0 $1"\nexit 3\n')
+    script.chmod(0o755)
+    launcher = run([str(venv / "bin/pyenvboot"), "exec", "--", str(script), "arg"], environ)
+    python = run([system_python, "-m", "pyenvboot", "exec", "--venv", str(venv), "--", str(script), "arg"], environ)
+    assert (launcher.returncode, launcher.stdout) == (python.returncode, python.stdout) == (3, "ran %s arg\n" % script)
