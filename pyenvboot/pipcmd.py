@@ -48,8 +48,9 @@ def remove_pip_leftovers(venv: str) -> None:
     removes them. Under the venv lock no pip is running, so all of it is stale.
     """
     import glob
-    import shutil
     import sys
+
+    from pyenvboot.seed import remove_path
 
     for site in glob.glob(glob.escape(venv) + "/lib/python*/site-packages"):
         for name in sorted(os.listdir(site)):
@@ -65,13 +66,7 @@ def remove_pip_leftovers(venv: str) -> None:
                 continue
             for leftover in doomed:
                 print("pyenvboot: removing %s, left by an interrupted pip" % leftover, file=sys.stderr)
-                if os.path.isdir(leftover) and not os.path.islink(leftover):
-                    shutil.rmtree(leftover, ignore_errors=True)
-                else:
-                    try:
-                        os.unlink(leftover)
-                    except OSError:
-                        pass
+                remove_path(leftover)
             if doomed and name.endswith(".dist-info") and os.path.isdir(path):
                 try:
                     os.rmdir(path)  # only when nothing but pip's temporary files was in it

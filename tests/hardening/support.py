@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Sequence, Tuple
 
+from tests.support.policy import policy_offenders
+
 REPO = Path(__file__).resolve().parent.parent.parent
 SYSTEM_PYTHON = "/usr/bin/python3"
 # The OS paths a broken permission walk would hit first; their owner and mode must never change.
@@ -77,22 +79,6 @@ def system_snapshot() -> Dict[str, Tuple[int, int, int]]:
 def diff(before: Mapping[str, Entry], after: Mapping[str, Entry]) -> List[str]:
     """Paths added, removed or changed between two snapshots."""
     return sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-
-
-def policy_offenders(root: Path, gid: int = 0) -> List[str]:
-    """Entries that break the permission policy (group rw, setgid dirs, group x, no world-write)."""
-    bad = []
-    for p in [root, *root.rglob("*")]:
-        st = p.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            continue
-        mode = st.st_mode
-        wrong_group = st.st_gid != gid or mode & 0o060 != 0o060 or mode & 0o002
-        wrong_dir = stat.S_ISDIR(mode) and not mode & stat.S_ISGID
-        wrong_exec = mode & 0o100 and not mode & 0o010
-        if wrong_group or wrong_dir or wrong_exec:
-            bad.append(str(p))
-    return bad
 
 
 def world_writable(root: Path) -> List[str]:

@@ -17,7 +17,8 @@ from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
-from tests.hardening.support import REPO, diff, policy_offenders, pyenvboot, run, snapshot, world_writable
+from tests.hardening.support import REPO, diff, pyenvboot, run, snapshot, world_writable
+from tests.support.policy import policy_offenders
 from tests.support.proc import ARBITRARY_UID, as_uid
 
 pytestmark = [

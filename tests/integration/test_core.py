@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import fcntl
 import os
-import stat
 import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
 
+from tests.support.policy import policy_offenders
 from tests.support.proc import ARBITRARY_UID, as_uid, run
 
 pytestmark = pytest.mark.integration
@@ -27,25 +27,6 @@ def venv(shared_dir: Path, system_python: str, environ: Dict[str, str]) -> Itera
     proc = run(pyenvboot(system_python) + ["init", "--venv", str(path), "--home", str(shared_dir / "home")], environ)
     assert proc.returncode == 0, proc.stderr
     yield path
-
-
-def policy_offenders(root: Path) -> List[str]:
-    """Entries that break the policy, judged independently of the code under test."""
-    bad = []
-    for p in [root, *root.rglob("*")]:
-        st = p.lstat()
-        if stat.S_ISLNK(st.st_mode):
-            continue
-        mode = st.st_mode
-        if (
-            st.st_gid != 0
-            or mode & 0o060 != 0o060
-            or mode & 0o002
-            or (stat.S_ISDIR(mode) and not mode & stat.S_ISGID)
-            or (mode & 0o100 and not mode & 0o010)
-        ):
-            bad.append(str(p))
-    return bad
 
 
 def test_init_makes_an_isolated_group_writable_venv_with_pip(venv: Path, environ: Dict[str, str]) -> None:
