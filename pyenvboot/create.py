@@ -137,6 +137,10 @@ class VenvBuilder:
         self.gid = gid
         self.with_pip = with_pip
         self.pip_wheel = pip_wheel
+        if wheelhouse and not os.path.isdir(wheelhouse):
+            raise CreateError(
+                "--wheelhouse %s: no such directory; pass the directory that holds pip's wheel" % wheelhouse
+            )
         self.wheelhouse = wheelhouse
         self.prompt = prompt or os.path.basename(self.venv)
         self.log = log

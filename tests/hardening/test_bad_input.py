@@ -108,6 +108,11 @@ CASES: Dict[str, Case] = {
         errors.EXIT_CREATE,
         "no such file",
     ),
+    "init-missing-wheelhouse": Case(
+        ["init", "--venv", "{base}/new/v", "--wheelhouse", "/nonexistent-wheels", "--no-home"],
+        errors.EXIT_CREATE,
+        "--wheelhouse /nonexistent-wheels: no such directory",
+    ),
     "init-pip-wheel-not-a-zip": Case(
         ["init", "--venv", "{base}/new/v", "--pip-wheel", "{base}/afile", "--no-home"],
         errors.EXIT_CREATE,
