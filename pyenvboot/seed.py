@@ -13,7 +13,6 @@ complete one, never a pip that looks installed but is not.
 
 from __future__ import annotations
 
-import configparser
 import glob
 import os
 import shutil
@@ -24,7 +23,7 @@ from typing import Dict, List, Optional, Sequence
 
 from pyenvboot.dists import Distribution, read_distributions
 from pyenvboot.errors import CreateError
-from pyenvboot.wheel import install_wheel, write_console_scripts
+from pyenvboot.wheel import console_scripts, install_wheel, write_console_scripts
 
 CREATORS = ("auto", "venv", "virtualenv")
 TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv starts with this
@@ -125,11 +124,12 @@ def move_in(source_site: str, purelib: str) -> None:
 
 def scripts_for(dist_info: str, bin_dir: str, python: str, names: Dict[str, List[str]]) -> None:
     """pip's console scripts from its entry_points.txt, pointing at the venv's final python."""
-    parser = configparser.ConfigParser(delimiters=("=",))
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    parser.read(os.path.join(dist_info, "entry_points.txt"), encoding="utf-8")
-    if parser.has_section("console_scripts"):
-        write_console_scripts(parser["console_scripts"], names, bin_dir, python)
+    try:
+        with open(os.path.join(dist_info, "entry_points.txt"), encoding="utf-8") as f:
+            entry_points = f.read()
+    except FileNotFoundError:
+        return
+    write_console_scripts(console_scripts(entry_points), names, bin_dir, python)
 
 
 def seed_from_wheel(wheel: str, purelib: str, bin_dir: str, python: str, names: Dict[str, List[str]]) -> None:

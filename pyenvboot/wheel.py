@@ -72,6 +72,14 @@ def write_console_scripts(
     return written
 
 
+def console_scripts(entry_points: str) -> Dict[str, str]:
+    """The ``[console_scripts]`` section of an ``entry_points.txt``: script name -> ``module:func``."""
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read_string(entry_points)
+    return dict(parser["console_scripts"]) if parser.has_section("console_scripts") else {}
+
+
 def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]) -> None:
     """Extract ``wheel`` into ``purelib``; write the console scripts named in ``script_names``.
 
@@ -108,14 +116,11 @@ def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_na
                     data = data[os.write(fd, data) :]
             finally:
                 os.close(fd)
-        entry_points = configparser.ConfigParser(delimiters=("=",))
-        entry_points.optionxform = str  # type: ignore[assignment,method-assign]
         try:
-            entry_points.read_string(zf.read(dist_info[0] + "/entry_points.txt").decode())
+            entry_points = zf.read(dist_info[0] + "/entry_points.txt").decode()
         except KeyError:
-            pass
-    scripts = entry_points["console_scripts"] if entry_points.has_section("console_scripts") else {}
-    written = write_console_scripts(scripts, script_names, bin_dir, python)
+            entry_points = ""
+    written = write_console_scripts(console_scripts(entry_points), script_names, bin_dir, python)
     record_lines = ["%s,," % os.path.relpath(path, purelib) for path in written]
     record = os.path.join(purelib, dist_info[0], "RECORD")
     buf = io.StringIO()
