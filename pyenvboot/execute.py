@@ -129,10 +129,7 @@ def shell_argv(env: Mapping[str, str]) -> List[str]:
         candidates.append(pwd.getpwuid(os.getuid()).pw_shell)
     except KeyError:
         pass
-    for path in env.get("PATH", "").split(":"):
-        if path:
-            candidates.append(path + "/bash")
-    candidates.append("/bin/sh")
+    candidates += [_first_executable("bash", env), "/bin/sh"]
     for shell in candidates:
         if (
             shell
