@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
 
 from tests.support.pipenv import isolated_environ
+from tests.support.tmp import reachable_tmpdir
 from tests.support.wheels import build_wheel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,21 +29,18 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 @pytest.fixture
 def shared_dir() -> Iterator[Path]:
     """A temp dir that any UID can traverse (pytest's tmp_path is 0700, root's alone)."""
-    path = Path(tempfile.mkdtemp(prefix="pyenvboot-test-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with reachable_tmpdir("pyenvboot-test-") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")
 def readable_source() -> Iterator[Path]:
     """A copy of the package that other UIDs can import (a CI clone may live in a 0700 dir)."""
-    path = Path(tempfile.mkdtemp(prefix="pyenvboot-src-", dir="/tmp"))
-    shutil.copytree(REPO / "pyenvboot", path / "pyenvboot", ignore=shutil.ignore_patterns("__pycache__"))
-    for p in [path, *path.rglob("*")]:
-        p.chmod(0o755 if p.is_dir() else 0o644)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with reachable_tmpdir("pyenvboot-src-") as path:
+        shutil.copytree(REPO / "pyenvboot", path / "pyenvboot", ignore=shutil.ignore_patterns("__pycache__"))
+        for p in path.rglob("*"):
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        yield path
 
 
 @pytest.fixture
@@ -70,16 +67,14 @@ def system_python() -> str:
 @pytest.fixture(scope="session")
 def wheelhouse() -> Iterator[Path]:
     """Tiny real wheels: demo 1.0 and 2.0, extra 1.0, and needs-demo (requires demo>=2)."""
-    path = Path(tempfile.mkdtemp(prefix="pyenvboot-wheels-", dir="/tmp"))
-    path.chmod(0o755)
-    build_wheel(path, "demo", "1.0")
-    build_wheel(path, "demo", "2.0")
-    build_wheel(path, "extra", "1.0")
-    build_wheel(path, "needs-demo", "1.0", requires=["demo>=2"])
-    for wheel in path.iterdir():
-        wheel.chmod(0o644)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with reachable_tmpdir("pyenvboot-wheels-") as path:
+        build_wheel(path, "demo", "1.0")
+        build_wheel(path, "demo", "2.0")
+        build_wheel(path, "extra", "1.0")
+        build_wheel(path, "needs-demo", "1.0", requires=["demo>=2"])
+        for wheel in path.iterdir():
+            wheel.chmod(0o644)
+        yield path
 
 
 @pytest.fixture(autouse=True)

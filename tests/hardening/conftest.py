@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Dict, Iterator
 
@@ -11,6 +9,7 @@ import pytest
 
 from tests.hardening.support import SYSTEM_PYTHON, pyenvboot, run
 from tests.support.pipenv import isolated_environ
+from tests.support.tmp import reachable_tmpdir
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +21,8 @@ def henv(readable_source: Path) -> Dict[str, str]:
 @pytest.fixture(scope="module")
 def base() -> Iterator[Path]:
     """A module-wide temp dir that any UID can traverse."""
-    path = Path(tempfile.mkdtemp(prefix="pyenvboot-hardening-", dir="/tmp"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with reachable_tmpdir("pyenvboot-hardening-") as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
