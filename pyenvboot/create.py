@@ -346,14 +346,14 @@ class VenvBuilder:
 
     def find_wheel(self, info: Interpreter) -> Optional[str]:
         """The pip wheel to seed: --pip-wheel, else the newest that fits of the interpreter's own
-        (ensurepip), a --wheelhouse and Debian's; None when there is none."""
+        (ensurepip), a --wheelhouse, Debian's and the zipapp's; None when there is none."""
         from pyenvboot import seed
 
         if self.pip_wheel:
             if not os.path.isfile(self.pip_wheel):
                 raise CreateError("--pip-wheel %s: no such file" % self.pip_wheel)
             return self.pip_wheel
-        others = seed.pip_wheels(self.wheelhouse) + seed.pip_wheels(DEBIAN_WHEELS)
+        others = seed.pip_wheels(self.wheelhouse) + seed.pip_wheels(DEBIAN_WHEELS) + seed.carried_pip_wheels()
         return seed.choose_wheel(info.pip_wheels, others, info.version)
 
     def no_pip(self, info: Interpreter) -> CreateError:

@@ -21,10 +21,16 @@ LIB_RELPATH = "share/pyenvboot/lib"
 PACKAGES = ("pyenvboot", "packaging")
 
 
-def _source() -> tuple[str | None, str]:
-    """(zip archive or None, directory that holds the packages)."""
+def running_archive() -> str | None:
+    """The zip archive (the zipapp) pyenvboot is imported from; None when it runs from a directory."""
     spec = sys.modules["pyenvboot"].__spec__
     archive = getattr(spec.loader, "archive", None) if spec else None
+    return archive if isinstance(archive, str) else None
+
+
+def _source() -> tuple[str | None, str]:
+    """(zip archive or None, directory that holds the packages)."""
+    archive = running_archive()
     if archive:
         return archive, ""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
