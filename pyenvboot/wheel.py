@@ -8,6 +8,7 @@ The scripts are added to RECORD so that pip can later upgrade or remove itself.
 from __future__ import annotations
 
 import configparser
+import functools
 import io
 import os
 import zipfile
@@ -95,9 +96,14 @@ def open_wheel(path: str) -> zipfile.ZipFile:
         if parent == archive:
             raise FileNotFoundError(2, "no such file", path)
         archive = parent
+    return zipfile.ZipFile(io.BytesIO(_member(archive, os.path.relpath(path, archive))))
+
+
+@functools.lru_cache(maxsize=1)
+def _member(archive: str, name: str) -> bytes:
+    """One member of a zip archive; kept, since ``init`` reads the chosen pip wheel's metadata, then the wheel."""
     with zipfile.ZipFile(archive) as outer:
-        data = outer.read(os.path.relpath(path, archive))
-    return zipfile.ZipFile(io.BytesIO(data))
+        return outer.read(name)
 
 
 def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]) -> None:
