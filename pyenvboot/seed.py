@@ -1,8 +1,8 @@
 """Where the venv's pip comes from, on every base image (issue 4).
 
 The fast way needs no pip run: unpack a pip wheel (the interpreter's own from
-``ensurepip``, Debian's ``/usr/share/python-wheels``, a wheelhouse, or the one
-``--pip-wheel`` names). A base without any (Debian/Ubuntu minimal images without
+``ensurepip``, Debian's ``/usr/share/python-wheels``, a wheelhouse, the ones the
+zipapp carries, or the one ``--pip-wheel`` names). A base without any (Debian/Ubuntu minimal images without
 ``python3-venv``) may still have ``virtualenv``, which carries or finds a pip: it
 makes a throw-away environment inside the venv and pyenvboot moves that pip in.
 
