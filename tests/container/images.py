@@ -146,12 +146,17 @@ class ImageBuilder:
         return tag
 
     def build_expecting_failure(
-        self, name: str, files: Mapping[str, Path | str | bytes], *, bases: Mapping[str, str]
+        self,
+        name: str,
+        files: Mapping[str, Path | str | bytes],
+        *,
+        bases: Mapping[str, str],
+        args: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """A build that should fail: always run, never tagged for reuse."""
         context = self.context(name, files)
         tag = f"{TEST_IMAGE_PREFIX}{name}:should-not-exist"
-        result = self.podman(*self._command(tag, context, bases, False), timeout=BUILD_TIMEOUT)
+        result = self.podman(*self._command(tag, context, {**bases, **(args or {})}, False), timeout=BUILD_TIMEOUT)
         if result.returncode == 0:
             self.podman("rmi", tag, timeout=60)
         return result
@@ -182,9 +187,10 @@ class Images:
         args = {"INIT_FLAGS": init_flags} if init_flags else {}
         return self.builder.build(name, self.example_files(), bases={"BASE_IMAGE": self.base_images[base]}, args=args)
 
-    def example_build_failure(self, base: str) -> subprocess.CompletedProcess[str]:
+    def example_build_failure(self, base: str, init_flags: str = "") -> subprocess.CompletedProcess[str]:
+        args = {"INIT_FLAGS": init_flags} if init_flags else {}
         return self.builder.build_expecting_failure(
-            f"example-{base}", self.example_files(), bases={"BASE_IMAGE": self.base_images[base]}
+            f"example-{base}", self.example_files(), bases={"BASE_IMAGE": self.base_images[base]}, args=args
         )
 
     def derived_app(self, base: str) -> str:

@@ -4,8 +4,9 @@ Debian 13's minimal ``python3`` has no ``ensurepip``. The example image must
 build and work where ``python3-venv`` (debian13-venv) or ``python3-virtualenv``
 (debian13) is installed: the derived example installs jinja2 (with markupsafe,
 a cp313 binary wheel) into the venv and an arbitrary UID installs more at run
-time. On a base with neither (debian12-plain), the build fails on init's one
-clear error line that names the remedies.
+time. A base with neither (debian12-plain) gets the pip the zipapp carries; asked
+to use virtualenv there, the build fails on init's one clear error line that
+names the remedies.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.container.containers import arbitrary_uid, as_user, run_image, run_script_as, value
+from tests.container.images import PYTHON_VERSIONS
+from tests.integration._zipapp import expected_pip
 
 if TYPE_CHECKING:
     from tests.container.conftest import Podman
@@ -77,13 +80,29 @@ def test_venv_does_not_see_debian13_jinja2(podman: Podman, images: Images) -> No
     assert "No module named 'jinja2'" in venv.stderr
 
 
+def test_base_without_any_pip_source_gets_the_pip_the_zipapp_carries(
+    podman: Podman, images: Images, build_index: PackageIndex
+) -> None:
+    """debian12-plain: no ensurepip, no virtualenv, no Debian pip wheel; the build is offline all the same."""
+    script = (
+        "pip --version && pyenvboot pip install -q demo==2.0 &&"
+        " python -c 'import demo; print(\"demo=\" + demo.__version__)'"
+    )
+    result = run_script_as(podman, images.example("debian12-plain"), script, arbitrary_uid(), build_index.url)
+    minor = PYTHON_VERSIONS["debian12-plain"]
+    want = expected_pip(images.zipapp, minor + ".0")
+    shown = result.stdout.splitlines()[0]
+    assert shown.startswith("pip %s from /opt/venv/lib/python%s/site-packages/pip " % (want, minor)), shown
+    assert value("demo", result.stdout) == "2.0"
+
+
 def test_build_without_any_pip_source_fails_clearly(images: Images) -> None:
-    """debian12-plain: no ensurepip, no virtualenv, no Debian pip wheel."""
-    result = images.example_build_failure("debian12-plain")
+    """debian12-plain with ``--creator virtualenv``: no virtualenv module to make pip with."""
+    result = images.example_build_failure("debian12-plain", init_flags="--creator virtualenv")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, output
-    for remedy in ("python3-venv", "python3-virtualenv", "--pip-wheel"):
+    for remedy in ("python3-virtualenv", "--pip-wheel"):
         assert remedy in errors[0], errors[0]
     assert "Traceback" not in output
