@@ -89,8 +89,8 @@ def test_init_seeds_the_carried_pip(zipapp: Path, base: str, shared_dir: Path) -
         pytest.skip("no Debian python3 on this machine")
     venv = shared_dir / "venv"
     env = clean_env()
-    proc = run(offline() + ["/usr/bin/python3", str(zipapp), "init", "--venv", str(venv), "--python", python,
-                            "--no-home"], env)  # fmt: skip
+    # The zipapp runs on the base itself, as in an image: ``RUN pyenvboot init``.
+    proc = run(offline() + [python, str(zipapp), "init", "--venv", str(venv), "--no-home"], env)
     assert proc.returncode == 0, proc.stderr
 
     want = expected_pip(zipapp, python_version(python))
