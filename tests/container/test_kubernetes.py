@@ -88,7 +88,7 @@ def test_restricted_pod_runs_the_app(engine: Engine, images: Images, tmp_path: P
     uid, pod = arbitrary_uid(), unique_name("pod")
     image = images.derived_app("debian12")
     if engine.name == "podman":
-        text = substitute(text, "image: localhost/pyenvboot-example-app:latest", f"image: {image}")
+        text = substitute(text, "image: pyenvboot-example-app:latest", f"image: {image}")
         text = substitute(text, "runAsUser: 1000680000", f"runAsUser: {uid}")
         text = substitute(text, "name: pyenvboot-example\n", f"name: {pod}\n")
         manifest = tmp_path / "pod.yaml"
