@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, unique_name, value
+from tests.container.containers import arbitrary_uid, as_user, running, unique_name, value
 from tests.container.wheelcache import REPO_ROOT
 
 if TYPE_CHECKING:
@@ -50,35 +50,27 @@ DOCKER_RESTRICTED = [
 ]
 
 
+def outcome(engine: Engine, container: str, confinement: str) -> tuple[str, str, str]:
+    """(exit code, log, ``inspect --format confinement``) of a container once it has ended."""
+    exit_code = engine("wait", container, check=True, timeout=120).stdout.strip()
+    logs = engine("logs", container, check=True)
+    confined = engine("inspect", "--format", confinement, container, check=True).stdout.strip()
+    return exit_code, logs.stdout + logs.stderr, confined
+
+
 def play(engine: Engine, manifest: Path, pod: str) -> tuple[str, str, str]:
-    """``podman kube play`` the manifest; (exit code, log, confinement) of its app container."""
+    """``podman kube play`` the manifest; the :func:`outcome` of its app container."""
     engine("kube", "play", "--network", "none", str(manifest), check=True, timeout=180)
     try:
-        container = f"{pod}-app"
-        exit_code = engine("wait", container, check=True, timeout=120).stdout.strip()
-        logs = engine("logs", container, check=True)
-        confined = engine(
-            "inspect", "--format", "{{.BoundingCaps}} {{.HostConfig.ReadonlyRootfs}}", container, check=True
-        ).stdout.strip()
+        return outcome(engine, f"{pod}-app", "{{.BoundingCaps}} {{.HostConfig.ReadonlyRootfs}}")
     finally:
         engine("kube", "down", str(manifest), timeout=120)
-    return exit_code, logs.stdout + logs.stderr, confined
 
 
 def run_restricted(engine: Engine, image: str, uid: int, name: str) -> tuple[str, str, str]:
-    """The same context through ``docker run``; (exit code, log, confinement)."""
-    engine(
-        "run", "-d", "--network", "none", "--name", name, "--user", f"{uid}:0", *DOCKER_RESTRICTED, image, check=True
-    )
-    try:
-        exit_code = engine("wait", name, check=True, timeout=120).stdout.strip()
-        logs = engine("logs", name, check=True)
-        confined = engine(
-            "inspect", "--format", "{{.HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}}", name, check=True
-        ).stdout.strip()
-    finally:
-        engine.remove_container(name)
-    return exit_code, logs.stdout + logs.stderr, confined
+    """The same context through ``docker run``; its :func:`outcome`."""
+    with running(engine, image, options=[*as_user(uid), *DOCKER_RESTRICTED], name=name):
+        return outcome(engine, name, "{{.HostConfig.CapDrop}} {{.HostConfig.ReadonlyRootfs}}")
 
 
 def test_restricted_pod_runs_the_app(engine: Engine, images: Images, tmp_path: Path) -> None:
