@@ -32,6 +32,8 @@ pytestmark = pytest.mark.container
 
 README = REPO_ROOT / "README.md"
 BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+DOCKERFILE_BLOCK = re.compile(r"^```dockerfile\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+DOCKERFILES = (REPO_ROOT / "Dockerfile.example", REPO_ROOT / "examples" / "derived" / "Dockerfile")
 # Containers the README starts by name: removed afterwards even when a block fails.
 NAMED_CONTAINERS = ("pyenvboot-try",)
 
@@ -59,6 +61,15 @@ def test_docker_comes_first() -> None:
     engines = [name for block in blocks for name in engines_in(block)]
     assert engines[:1] == ["docker"], engines
     assert engines.count("docker") > engines.count("podman"), engines
+
+
+def test_dockerfile_excerpts_are_from_the_tested_dockerfiles() -> None:
+    """The README's Dockerfile lines are the built ones: each is a line of Dockerfile.example or examples/derived."""
+    built = {line.strip() for path in DOCKERFILES for line in path.read_text().splitlines()}
+    excerpts = DOCKERFILE_BLOCK.findall(README.read_text())
+    assert excerpts, "the README shows no Dockerfile"
+    missing = [line for block in excerpts for line in block.splitlines() if line.strip() not in built]
+    assert missing == [], "README Dockerfile lines found in no tested Dockerfile"
 
 
 def test_readme_commands_work(engine: Engine, build_index: PackageIndex, tmp_path: Path) -> None:
