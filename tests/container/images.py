@@ -58,6 +58,30 @@ _BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
 def step_output(output: str) -> list[str]:
     """The lines the build's steps printed, without BuildKit's ``#N 0.123`` prefixes."""
     return [_BUILDKIT_PREFIX.sub("", line) for line in output.splitlines()]
+README = REPO_ROOT / "README.md"
+SHELL_LESS_SECTION = "## Shell-less final stage\n"
+# Every shell of a Debian minbase, under /bin and /usr/bin (merged-/usr or not).
+SHELLS = [d + s for s in ("sh", "dash", "bash", "rbash") for d in ("/bin/", "/usr/bin/")]
+EXEC_FORM_SHELLS = ", ".join('"%s"' % s for s in SHELLS)
+# Debian's busybox-static: one static binary, so it runs in any image (scripts/container-setup installs it).
+BUSYBOX = Path("/bin/busybox")
+STRIP_SHELLS = """\
+ARG BASE
+FROM ${{BASE}}
+USER 0
+RUN ["/bin/rm", "-f", {shells}]
+USER {user}
+"""
+BUSYBOX_SH = """\
+ARG BASE
+FROM ${{BASE}}
+USER 0
+COPY busybox /usr/bin/busybox
+RUN ["/usr/bin/busybox", "rm", "-f", {shells}]
+RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/sh"]
+RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/ash"]
+USER {user}
+"""
 
 
 def _file_digest(path: Path) -> bytes:
@@ -208,6 +232,32 @@ class Images:
         """examples/derived, unchanged, on the example image for ``base``: jinja2 from real wheels."""
         files: dict[str, Path | str | bytes] = {p.name: p for p in DERIVED_EXAMPLE.iterdir() if p.is_file()}
         return self.builder.build(f"derived-app-{base}", files, bases={"BASE": self.example(base)}, uses_index=True)
+
+    def without_shells(self, base: str, example: bool) -> str:
+        """A base image (or the example image on it) with sh, dash and bash removed, as distroless has none."""
+        name = ("example-%s" if example else "%s") % base + "-no-shell"
+        ref = self.example(base) if example else self.base_images[base]
+        dockerfile = STRIP_SHELLS.format(shells=EXEC_FORM_SHELLS, user="1001:0" if example else "0")
+        return self.builder.build(name, {"Dockerfile": dockerfile}, bases={"BASE": ref})
+
+    def shell_less_recipe(self, files: Mapping[str, str]) -> str:
+        """The README's shell-less multi-stage recipe, verbatim: built on Debian 12, final stage without shells.
+
+        ``files`` holds the app the recipe copies (``requirements.txt``, ``app.py``).
+        """
+        text = README.read_text(encoding="utf-8")
+        recipe = text.split(SHELL_LESS_SECTION, 1)[1].split("```dockerfile\n", 1)[1].split("```", 1)[0]
+        context: dict[str, Path | str | bytes] = {"Dockerfile": recipe, "dist/pyenvboot.pyz": self.zipapp, **files}
+        bases = {"BASE_IMAGE": self.base_images["debian12"], "RUNTIME_IMAGE": self.without_shells("debian12", False)}
+        return self.builder.build("shell-less-recipe", context, bases=bases, uses_index=True)
+
+    def busybox_sh(self) -> str:
+        """The example image on Debian 12 with busybox as its only shell (/bin/sh and /bin/ash), as on Alpine."""
+        if not BUSYBOX.is_file():
+            pytest.fail(f"no {BUSYBOX}: scripts/container-setup installs Debian's busybox-static", pytrace=False)
+        dockerfile = BUSYBOX_SH.format(shells=EXEC_FORM_SHELLS, user="1001:0")
+        files: dict[str, Path | str | bytes] = {"Dockerfile": dockerfile, "busybox": BUSYBOX}
+        return self.builder.build("example-debian12-busybox", files, bases={"BASE": self.example("debian12")})
 
     def derived(self, name: str, dockerfile: str, files: Mapping[str, str], base: str = "debian12") -> str:
         """A derived image from a Dockerfile written by the test (``ARG BASE`` / ``FROM ${BASE}``)."""
