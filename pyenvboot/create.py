@@ -80,9 +80,13 @@ if len(sys.argv) > 3:
         venv.EnvBuilder(prompt=prompt).setup_scripts(ctx)
         out["scripts"] = True
 if len(sys.argv) > 4:
-    import compileall
-    # Only what the exec path runs; packaging (for check) compiles on first use.
-    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1)
+    import compileall, py_compile
+    # Only what the exec path runs; packaging (for check) compiles on first use. Unchecked-hash pycs
+    # (PEP 552): a multi-stage COPY may round the sources' mtimes (buildah does), which would make
+    # timestamp pycs stale, rewritten on every start (before exec sets umask 002, so not group-writable).
+    # init replaces the sources and recompiles together, so the hash never needs checking.
+    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 print(json.dumps(out))
 """
 
