@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, List
 
@@ -174,25 +175,13 @@ def test_python_launcher_starts_the_app_without_any_shell(
     report = "import os, sys; print(sys.prefix, os.environ['USER'], os.environ['HOME'], '%04o' % os.umask(0))"
     prefix = [] if uid == 0 else as_uid(uid)
 
-    ran = run(
-        without_shell(
-            shared_dir,
-            system_python,
-            [*prefix, str(venvs["python"] / "bin/pyenvboot"), "exec", "--", "python", "-c", report],
-        ),
-        env,
-    )
+    def launch(form: str) -> "subprocess.CompletedProcess[str]":
+        argv = [*prefix, str(venvs[form] / "bin/pyenvboot"), "exec", "--", "python", "-c", report]
+        return run(without_shell(shared_dir, system_python, argv), env)
+
+    ran, failed = launch("python"), launch("sh")
     assert ran.returncode == 0, ran.stderr
     user = "root" if uid == 0 else "default"
     home = "/root" if uid == 0 else str(shared_dir / "home")
     assert ran.stdout.split() == [str(venvs["python"]), user, home, "0002"]
-
-    failed = run(
-        without_shell(
-            shared_dir,
-            system_python,
-            [*prefix, str(venvs["sh"] / "bin/pyenvboot"), "exec", "--", "python", "-c", report],
-        ),
-        env,
-    )
     assert (failed.returncode, failed.stdout) == (127, ""), failed.stderr  # execve: ENOENT, for /bin/sh
