@@ -85,8 +85,9 @@ if len(sys.argv) > 4:
     # (PEP 552): a multi-stage COPY may round the sources' mtimes (buildah does), which would make
     # timestamp pycs stale, rewritten on every start (before exec sets umask 002, so not group-writable).
     # init replaces the sources and recompiles together, so the hash never needs checking.
+    mode = getattr(py_compile, "PycInvalidationMode", None)  # 3.7+; an older Python is refused after the probe
     compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1,
-        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        **({"invalidation_mode": mode.UNCHECKED_HASH} if mode else {}))
 print(json.dumps(out))
 """
 
