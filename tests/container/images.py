@@ -58,8 +58,7 @@ _BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
 def step_output(output: str) -> list[str]:
     """The lines the build's steps printed, without BuildKit's ``#N 0.123`` prefixes."""
     return [_BUILDKIT_PREFIX.sub("", line) for line in output.splitlines()]
-README = REPO_ROOT / "README.md"
-SHELL_LESS_SECTION = "## Shell-less final stage\n"
+SHELL_LESS_EXAMPLE = REPO_ROOT / "examples" / "shell-less" / "Dockerfile"
 # Every shell of a Debian minbase, under /bin and /usr/bin (merged-/usr or not).
 SHELLS = [d + s for s in ("sh", "dash", "bash", "rbash") for d in ("/bin/", "/usr/bin/")]
 EXEC_FORM_SHELLS = ", ".join('"%s"' % s for s in SHELLS)
@@ -241,13 +240,15 @@ class Images:
         return self.builder.build(name, {"Dockerfile": dockerfile}, bases={"BASE": ref})
 
     def shell_less_recipe(self, files: Mapping[str, str]) -> str:
-        """The README's shell-less multi-stage recipe, verbatim: built on Debian 12, final stage without shells.
+        """examples/shell-less (the README's recipe): built on Debian 12, its final stage Debian 12 without shells.
 
         ``files`` holds the app the recipe copies (``requirements.txt``, ``app.py``).
         """
-        text = README.read_text(encoding="utf-8")
-        recipe = text.split(SHELL_LESS_SECTION, 1)[1].split("```dockerfile\n", 1)[1].split("```", 1)[0]
-        context: dict[str, Path | str | bytes] = {"Dockerfile": recipe, "dist/pyenvboot.pyz": self.zipapp, **files}
+        context: dict[str, Path | str | bytes] = {
+            "Dockerfile": SHELL_LESS_EXAMPLE,
+            "dist/pyenvboot.pyz": self.zipapp,
+            **files,
+        }
         bases = {"BASE_IMAGE": self.base_images["debian12"], "RUNTIME_IMAGE": self.without_shells("debian12", False)}
         return self.builder.build("shell-less-recipe", context, bases=bases, uses_index=True)
 
