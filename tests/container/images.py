@@ -51,13 +51,6 @@ PYTHON_VERSIONS: Mapping[str, str] = {
 }
 # Build arguments that change per session without changing the image.
 TRANSIENT_ARGS = frozenset({"PIP_INDEX_URL"})
-# BuildKit's plain progress prefixes what a step prints with its step number and time.
-_BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
-
-
-def step_output(output: str) -> list[str]:
-    """The lines the build's steps printed, without BuildKit's ``#N 0.123`` prefixes."""
-    return [_BUILDKIT_PREFIX.sub("", line) for line in output.splitlines()]
 SHELL_LESS_EXAMPLE = REPO_ROOT / "examples" / "shell-less" / "Dockerfile"
 # Every shell of a Debian minbase, under /bin and /usr/bin (merged-/usr or not).
 SHELLS = [d + s for s in ("sh", "dash", "bash", "rbash") for d in ("/bin/", "/usr/bin/")]
@@ -81,6 +74,13 @@ RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/sh"]
 RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/ash"]
 USER {user}
 """
+# BuildKit's plain progress prefixes what a step prints with its step number and time.
+_BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
+
+
+def step_output(output: str) -> list[str]:
+    """The lines the build's steps printed, without BuildKit's ``#N 0.123`` prefixes."""
+    return [_BUILDKIT_PREFIX.sub("", line) for line in output.splitlines()]
 
 
 def _file_digest(path: Path) -> bytes:
