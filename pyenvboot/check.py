@@ -473,6 +473,31 @@ def check_interpreter(
     return problems
 
 
+def check_launcher(venv: str) -> List[Problem]:
+    """``VENV/bin/pyenvboot`` (the ENTRYPOINT) names an interpreter this image has.
+
+    A missing ``#!`` interpreter makes execve(2) fail with ENOENT, which the container
+    runtime reports as "no such file or directory" for the launcher itself: the sh
+    form copied into a final stage without /bin/sh. The venv's own python is the
+    interpreter check's.
+    """
+    from pyenvboot.launcher import interpreter_of
+
+    launcher = os.path.join(venv, "bin", "pyenvboot")
+    interpreter = interpreter_of(launcher)
+    if interpreter is None or interpreter == os.path.join(venv, "bin", "python") or os.access(interpreter, os.X_OK):
+        return []
+    return [
+        Problem(
+            "interpreter",
+            "%s runs with %s, which this image lacks: an ENTRYPOINT through it fails with 'no such file or"
+            " directory'" % (launcher, interpreter),
+            "pyenvboot init --venv %s --launcher python where the venv is built (it runs on the venv's python)"
+            % quote(venv),
+        )
+    ]
+
+
 # -- permissions --------------------------------------------------------------------------
 
 
@@ -560,6 +585,7 @@ def diagnose(venv: str, requirement_files: Sequence[str], gid: Optional[int], en
         report.skipped.setdefault("pins", NO_PINS)
     report.problems += check_isolation(venv, cfg, facts, installed, wanted, canonical, pip)
     report.problems += check_interpreter(venv, cfg, facts, error, gid, pip)
+    report.problems += check_launcher(venv)
     report.problems += check_permissions(venv, gid)
     order = {g: i for i, g in enumerate(GROUPS)}
     report.problems.sort(key=lambda p: order[p.check])  # stable: keeps each group's own order

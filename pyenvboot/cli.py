@@ -108,6 +108,14 @@ class _Parser:
             help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
             " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
         )
+        p.add_argument(
+            "--launcher",
+            choices=["auto", "sh", "python"],
+            default="auto",
+            help="VENV/bin/pyenvboot, the ENTRYPOINT: sh = a /bin/sh script (fast), python = runs on the venv's"
+            " python (for an image without /bin/sh, e.g. a distroless final stage), auto = sh where /bin/sh exists"
+            " (default)",
+        )
         p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
         p.add_argument(
             "--home",
@@ -182,6 +190,7 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
         wheelhouse=ns.wheelhouse,
         prompt=ns.prompt,
         creator=ns.creator,
+        launcher=ns.launcher,
     )
     refuse_system_path(builder.venv)
     result = builder.create()

@@ -51,6 +51,29 @@ PYTHON_VERSIONS: Mapping[str, str] = {
 }
 # Build arguments that change per session without changing the image.
 TRANSIENT_ARGS = frozenset({"PIP_INDEX_URL"})
+SHELL_LESS_EXAMPLE = REPO_ROOT / "examples" / "shell-less" / "Dockerfile"
+# Every shell of a Debian minbase, under /bin and /usr/bin (merged-/usr or not).
+SHELLS = [d + s for s in ("sh", "dash", "bash", "rbash") for d in ("/bin/", "/usr/bin/")]
+EXEC_FORM_SHELLS = ", ".join('"%s"' % s for s in SHELLS)
+# Debian's busybox-static: one static binary, so it runs in any image (scripts/container-setup installs it).
+BUSYBOX = Path("/bin/busybox")
+STRIP_SHELLS = """\
+ARG BASE
+FROM ${{BASE}}
+USER 0
+RUN ["/bin/rm", "-f", {shells}]
+USER {user}
+"""
+BUSYBOX_SH = """\
+ARG BASE
+FROM ${{BASE}}
+USER 0
+COPY busybox /usr/bin/busybox
+RUN ["/usr/bin/busybox", "rm", "-f", {shells}]
+RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/sh"]
+RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/ash"]
+USER {user}
+"""
 # BuildKit's plain progress prefixes what a step prints with its step number and time.
 _BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
 
@@ -214,6 +237,34 @@ class Images:
         """examples/derived, unchanged, on the example image for ``base``: jinja2 from real wheels."""
         files: dict[str, Path | str | bytes] = {p.name: p for p in DERIVED_EXAMPLE.iterdir() if p.is_file()}
         return self.builder.build(f"derived-app-{base}", files, bases={"BASE": self.example(base)}, uses_index=True)
+
+    def without_shells(self, base: str, example: bool) -> str:
+        """A base image (or the example image on it) with sh, dash and bash removed, as distroless has none."""
+        name = ("example-%s" if example else "%s") % base + "-no-shell"
+        ref = self.example(base) if example else self.base_images[base]
+        dockerfile = STRIP_SHELLS.format(shells=EXEC_FORM_SHELLS, user="1001:0" if example else "0")
+        return self.builder.build(name, {"Dockerfile": dockerfile}, bases={"BASE": ref})
+
+    def shell_less_recipe(self, files: Mapping[str, str]) -> str:
+        """examples/shell-less (the README's recipe): built on Debian 12, its final stage Debian 12 without shells.
+
+        ``files`` holds the app the recipe copies (``requirements.txt``, ``app.py``).
+        """
+        context: dict[str, Path | str | bytes] = {
+            "Dockerfile": SHELL_LESS_EXAMPLE,
+            "dist/pyenvboot.pyz": self.zipapp,
+            **files,
+        }
+        bases = {"BASE_IMAGE": self.base_images["debian12"], "RUNTIME_IMAGE": self.without_shells("debian12", False)}
+        return self.builder.build("shell-less-recipe", context, bases=bases, uses_index=True)
+
+    def busybox_sh(self) -> str:
+        """The example image on Debian 12 with busybox as its only shell (/bin/sh and /bin/ash), as on Alpine."""
+        if not BUSYBOX.is_file():
+            pytest.fail(f"no {BUSYBOX}: scripts/container-setup installs Debian's busybox-static", pytrace=False)
+        dockerfile = BUSYBOX_SH.format(shells=EXEC_FORM_SHELLS, user="1001:0")
+        files: dict[str, Path | str | bytes] = {"Dockerfile": dockerfile, "busybox": BUSYBOX}
+        return self.builder.build("example-debian12-busybox", files, bases={"BASE": self.example("debian12")})
 
     def derived(self, name: str, dockerfile: str, files: Mapping[str, str], base: str = "debian12") -> str:
         """A derived image from a Dockerfile written by the test (``ARG BASE`` / ``FROM ${BASE}``)."""

@@ -95,16 +95,13 @@ def test_sh_c_sees_the_venv(engine: Engine, container: tuple[str, int], exec_use
     assert value("prefix", out) == "/opt/venv"
 
 
-# Interactive bash reads its user name before PROMPT_COMMAND runs the hook, so the
-# hook must rewrite PS1's \u, whether it found the name in the entrypoint's cache
-# (same UID) or by running pyenvboot (another UID).
-@pytest.mark.parametrize("shell", ["bash", "sh"])
-def test_interactive_shell_activates_once(
-    engine: Engine, container: tuple[str, int], exec_user: list[str], shell: str
-) -> None:
-    """``docker exec -it CTR bash`` (or sh, or podman's) on a real terminal, typed at like a person would."""
-    typed = 'echo "P=$PATH"\necho "U=$(umask)"\necho "W=$(whoami)"\n%s -i\necho "Q=$PATH"\nexit\nexit\n' % shell
-    out = interact(engine.argv("exec", "-it", *exec_user, container[0], shell), dict(engine.env), typed, timeout=120)
+def interactive_session(engine: Engine, container: tuple[str, int], user: list[str], shell: str, name: str) -> str:
+    """``exec -it CTR SHELL`` on a pty with a nested ``SHELL -i``: venv once, umask 0002, a name, one marker.
+
+    ``name`` is what the session echoes as its user name (``$(whoami)``, ``$USER``). Returns the output.
+    """
+    typed = 'echo "P=$PATH"\necho "U=$(umask)"\necho "W=%s"\n%s -i\necho "Q=$PATH"\nexit\nexit\n' % (name, shell)
+    out = interact(engine.argv("exec", "-it", *user, container[0], shell), dict(engine.env), typed, timeout=120)
     # Answers follow a prompt and terminal escapes; the terminal's echo of the typed
     # lines ("P=$PATH") never matches a value starting with "/" or a digit.
     paths = re.findall(r"\b[PQ]=(/[^\s\x1b]*)", out)
@@ -115,5 +112,17 @@ def test_interactive_shell_activates_once(
     assert re.search(r"\bW=default\b", out), out
     assert "(venv) " in out, out
     assert "(venv) (venv)" not in out, "the prompt marker was added twice:\n" + out
+    return out
+
+
+# Interactive bash reads its user name before PROMPT_COMMAND runs the hook, so the
+# hook must rewrite PS1's \u, whether it found the name in the entrypoint's cache
+# (same UID) or by running pyenvboot (another UID).
+@pytest.mark.parametrize("shell", ["bash", "sh"])
+def test_interactive_shell_activates_once(
+    engine: Engine, container: tuple[str, int], exec_user: list[str], shell: str
+) -> None:
+    """``docker exec -it CTR bash`` (or sh, or podman's) on a real terminal, typed at like a person would."""
+    out = interactive_session(engine, container, exec_user, shell, "$(whoami)")
     assert "I have no name!" not in out, out
     assert "bad substitution" not in out, out

@@ -33,7 +33,11 @@ pytestmark = pytest.mark.container
 README = REPO_ROOT / "README.md"
 BLOCK = re.compile(r"^```sh\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 DOCKERFILE_BLOCK = re.compile(r"^```dockerfile\n(.*?)^```$", re.MULTILINE | re.DOTALL)
-DOCKERFILES = (REPO_ROOT / "Dockerfile.example", REPO_ROOT / "examples" / "derived" / "Dockerfile")
+DOCKERFILES = (
+    REPO_ROOT / "Dockerfile.example",
+    REPO_ROOT / "examples" / "derived" / "Dockerfile",
+    REPO_ROOT / "examples" / "shell-less" / "Dockerfile",
+)
 # Containers the README starts by name: removed afterwards even when a block fails.
 NAMED_CONTAINERS = ("pyenvboot-try",)
 
