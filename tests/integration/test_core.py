@@ -184,18 +184,24 @@ def test_arbitrary_uid_gets_a_name_for_whoami(
     assert proc.stdout.split() == ["appuser", str(shared_dir / "home")]
 
 
-def test_hostile_user_name_is_refused(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
+def test_hostile_user_name_is_refused_and_the_app_starts(
+    venv: Path, system_python: str, environ: Dict[str, str]
+) -> None:
     user_env = {**environ, "HOME": "/", "PYENVBOOT_USER": "x:0:0::/:/bin/sh\nroot"}
-    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "true"], user_env)
-    assert proc.returncode == 6
-    assert proc.stderr.startswith("error: refusing user name") and proc.stderr.count("\n") == 1
+    argv = ["exec", "--venv", str(venv), "--", "sh", "-c", 'echo "$USER"']
+    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + argv, user_env)
+    assert proc.returncode == 0
+    assert proc.stdout == "default\n"
+    assert proc.stderr.startswith("pyenvboot: refusing user name") and proc.stderr.count("\n") == 1
 
 
-def test_existing_user_name_is_refused(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
+def test_a_taken_user_name_gives_a_name_of_its_own(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
     user_env = {**environ, "HOME": "/", "PYENVBOOT_USER": "root"}
-    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "true"], user_env)
-    assert proc.returncode == 6
-    assert "already exists" in proc.stderr
+    argv = ["exec", "--venv", str(venv), "--", "sh", "-c", 'echo "$USER"']
+    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + argv, user_env)
+    assert proc.returncode == 0
+    assert proc.stdout == "root-%d\n" % ARBITRARY_UID
+    assert "belongs to uid 0" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 def test_pip_leaves_no_cache_behind(
