@@ -244,3 +244,25 @@ def test_a_cache_mount_is_used_and_no_cache_is_left_without_one(
     assert versions(venv) == ["demo-1.0.dist-info"]
     assert any(mounted.rglob("*.py")), "uv did not use the cache mount"
     assert left_in(home) == []
+
+
+def test_pip_uses_its_cache_only_where_it_is_a_mount(
+    venv: Path, shared_dir: Path, system_python: str, environ: Dict[str, str], build_env: Dict[str, str]
+) -> None:
+    """As root (HOME=/root) and as a nameless UID (HOME=/, so the shared home): the README's two recipes."""
+    cache_dir = pyenvboot(system_python, "pip", "--venv", str(venv), "cache", "dir")
+    proc = run(cache_dir, build_env)
+    assert proc.returncode != 0 and "cache is disabled" in proc.stderr
+    shared_home = shared_dir / "home"
+    shared_home.mkdir(mode=0o2775)
+    shared_home.chmod(0o2775)
+    nameless = {**environ, "HOME": "/", "PYENVBOOT_HOME": str(shared_home)}
+    for env, prefix in ((build_env, []), (nameless, as_uid(ARBITRARY_UID))):
+        target = Path(env["HOME"] if env is build_env else shared_home) / ".cache/pip"
+        target.mkdir(parents=True)
+        mounted = shared_dir / ("mount-%d" % len(prefix))
+        mounted.mkdir(mode=0o777)
+        mounted.chmod(0o777)
+        proc = run(with_bind(mounted, str(target), prefix + cache_dir), env)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout == "%s\n" % target
