@@ -180,3 +180,19 @@ RUN pyenvboot pip --version && pyenvboot run -- true
         first_name = podman("exec", "--user", f"{first}:0", name, "whoami", timeout=120).stdout.strip()
     assert first_name == "default"
     assert names == {second: f"default-{second}", third: f"default-{third}"}
+
+
+def test_a_cache_mount_in_the_shared_home_leaves_it_writable_for_every_uid(podman: Podman, images: Images) -> None:
+    """The engine makes a mount target's missing parents, root's and 0755: ``init`` made ``.cache`` first."""
+    dockerfile = """\
+ARG BASE
+FROM ${BASE}
+USER 1001:0
+RUN --mount=type=cache,target=/home/pyenvboot/.cache/pip,uid=1001,gid=0 pyenvboot pip --version
+"""
+    image = images.builder.build(
+        "cache-mount-shared-home", {"Dockerfile": dockerfile}, bases={"BASE": images.example("debian12")}
+    )
+    script = 'mkdir "$HOME/.cache/other" && echo "made=$HOME/.cache/other"'
+    out = run_image(podman, image, "sh", "-c", script, options=as_user(arbitrary_uid())).stdout
+    assert value("made", out) == "/home/pyenvboot/.cache/other"
