@@ -227,13 +227,21 @@ def test_pip_exit_code_is_pips(venv: Path, system_python: str, environ: Dict[str
     assert "No matching distribution" in proc.stderr
 
 
-def test_pip_waits_for_the_venv_lock(venv: Path, system_python: str, environ: Dict[str, str], wheelhouse: Path) -> None:
-    """Two runs never interleave: a second pip waits while the lock is held."""
+@pytest.mark.parametrize(
+    "command",
+    [["pip", "install", "--no-index", "-f", "{wheels}", "extra"], ["run", "--", "pip", "install", "--no-index",
+     "-f", "{wheels}", "extra"]],
+    ids=["pip", "run"],
+)  # fmt: skip
+def test_pip_and_run_wait_for_the_venv_lock(
+    venv: Path, system_python: str, environ: Dict[str, str], wheelhouse: Path, command: List[str]
+) -> None:
+    """Two runs never interleave: a second pip (or installer through run) waits while the lock is held."""
     fd = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    argv = [command[0], "--venv", str(venv)] + [a.format(wheels=wheelhouse) for a in command[1:]]
     child = subprocess.Popen(
-        pyenvboot(system_python)
-        + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), "extra"],
+        pyenvboot(system_python) + argv,
         env=environ,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,

@@ -6,9 +6,6 @@ pytest); they read only the tests' own wheels and project files, never an index.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Dict, Iterator, List
@@ -131,26 +128,6 @@ def test_run_gives_umask_the_venv_and_no_cache(
     assert proc.stdout.split() == [
         "0002", str(venv), str(venv), str(venv / "bin/python"), "never", "copy", "false", "1", "1"
     ]  # fmt: skip
-
-
-def test_run_waits_for_the_venv_lock(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
-    fd = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    child = subprocess.Popen(
-        pyenvboot(system_python, "run", "--venv", str(venv), "--", "sh", "-c", "echo ran"),
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert child.stderr is not None
-        assert "waiting for another pyenvboot run" in child.stderr.readline()  # blocks until it says so
-        assert child.poll() is None
-    finally:
-        os.close(fd)  # releases the lock
-    out, _ = child.communicate(timeout=120)
-    assert child.returncode == 0 and out == "ran\n"
 
 
 def test_uv_pip_install_as_root_then_other_uids_upgrade_and_uninstall(
