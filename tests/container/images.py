@@ -1,11 +1,12 @@
 """Images for the scenario tests, built once and reused while their inputs are unchanged.
 
-Every image is tagged ``localhost/pyenvboot-test-NAME:KEY``, where KEY hashes all
+Each engine builds its own. Every image is tagged ``localhost/pyenvboot-test-NAME:KEY``, where KEY hashes all
 that goes into it: the base image's ID, the Dockerfile, every file of the build
 context (the zipapp by its members, since its timestamps change on every build),
 the build arguments and the wheels the build-time index serves. A warm run finds
 the tag and builds nothing; a changed input gives a new tag, and the previous
-image of that NAME is removed, so the store holds one image per NAME.
+image of that NAME is removed, so the store holds one image per NAME. A build
+that runs long prints a line at least every 15 s.
 
 Builds reach the session's package index (``PIP_INDEX_URL``, a build argument the
 derived Dockerfiles declare) on loopback with ``--network host``; the index's port
@@ -15,6 +16,7 @@ is not part of the key.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,11 +29,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.container.index_server import PackageIndex
+from tests.container.progress import report, run_reporting
 from tests.container.wheelcache import REPO_ROOT, WheelCacheError, binary_wheels, zipapp_wheels
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
 
 TEST_IMAGE_PREFIX = "localhost/pyenvboot-test-"
 DOCKERFILE_EXAMPLE = REPO_ROOT / "Dockerfile.example"
@@ -48,6 +51,13 @@ PYTHON_VERSIONS: Mapping[str, str] = {
 }
 # Build arguments that change per session without changing the image.
 TRANSIENT_ARGS = frozenset({"PIP_INDEX_URL"})
+# BuildKit's plain progress prefixes what a step prints with its step number and time.
+_BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
+
+
+def step_output(output: str) -> list[str]:
+    """The lines the build's steps printed, without BuildKit's ``#N 0.123`` prefixes."""
+    return [_BUILDKIT_PREFIX.sub("", line) for line in output.splitlines()]
 
 
 def _file_digest(path: Path) -> bytes:
@@ -73,15 +83,16 @@ def tree_digest(root: Path) -> str:
 
 @dataclass
 class ImageBuilder:
-    """``podman build`` with reuse by content key; see the module docstring."""
+    """``build`` with reuse by content key; see the module docstring."""
 
-    podman: Podman
+    engine: Engine
+    config: pytest.Config
     workdir: Path
     index: PackageIndex
     built: dict[str, str] = field(default_factory=dict)
 
     def image_id(self, ref: str) -> str:
-        return self.podman("image", "inspect", "--format", "{{.Id}}", ref, check=True, timeout=60).stdout.strip()
+        return self.engine("image", "inspect", "--format", "{{.Id}}", ref, check=True, timeout=60).stdout.strip()
 
     def context(self, name: str, files: Mapping[str, Path | str | bytes]) -> Path:
         """A fresh build context: ``files`` maps paths in it to a source file or to contents."""
@@ -96,7 +107,7 @@ class ImageBuilder:
         return root
 
     def _command(self, tag: str, context: Path, args: Mapping[str, str], uses_index: bool) -> list[str]:
-        cmd = ["build", "--pull=never", "--layers=false", "--network", "host" if uses_index else "none", "-t", tag]
+        cmd = ["build", *self.engine.build_options, "--network", "host" if uses_index else "none", "-t", tag]
         build_args = dict(args)
         if uses_index:
             build_args["PIP_INDEX_URL"] = self.index.url
@@ -136,10 +147,10 @@ class ImageBuilder:
         context = self.context(name, files)
         repo = TEST_IMAGE_PREFIX + name
         tag = f"{repo}:{self.key(context, all_args, bases, uses_index)}"
-        if self.podman("image", "exists", tag, timeout=60).returncode != 0:
-            result = self.podman(*self._command(tag, context, all_args, uses_index), timeout=BUILD_TIMEOUT)
+        if not self.engine.image_exists(tag):
+            result = self.run_build(tag, self._command(tag, context, all_args, uses_index))
             if result.returncode != 0:
-                tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+                tail = "\n".join(result.stdout.strip().splitlines()[-30:])
                 pytest.fail(f"building {tag} failed (exit {result.returncode}):\n{tail}", pytrace=False)
             self.prune(repo, keep=tag)
         self.built[name] = tag
@@ -151,17 +162,23 @@ class ImageBuilder:
         """A build that should fail: always run, never tagged for reuse."""
         context = self.context(name, files)
         tag = f"{TEST_IMAGE_PREFIX}{name}:should-not-exist"
-        result = self.podman(*self._command(tag, context, bases, False), timeout=BUILD_TIMEOUT)
+        result = self.run_build(tag, self._command(tag, context, bases, False))
         if result.returncode == 0:
-            self.podman("rmi", tag, timeout=60)
+            self.engine("rmi", tag, timeout=60)
         return result
+
+    def run_build(self, tag: str, command: list[str]) -> subprocess.CompletedProcess[str]:
+        """The build, its output (stdout and stderr in order) as ``stdout``, its progress on the terminal."""
+        what = f"{self.engine.name} build {tag}"
+        report(self.config, f"    {what}")
+        return run_reporting(self.config, what, self.engine.argv(*command), self.engine.env, BUILD_TIMEOUT)
 
     def prune(self, repo: str, keep: str) -> None:
         """Remove the other tags of ``repo``: images of earlier inputs."""
-        listed = self.podman("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={repo}")
+        listed = self.engine("images", "--format", "{{.Repository}}:{{.Tag}}", repo)
         for ref in listed.stdout.split():
             if ref != keep and ref.startswith(repo + ":"):
-                self.podman("rmi", ref, timeout=120)  # in use elsewhere: left alone
+                self.engine("rmi", ref, timeout=120)  # in use elsewhere: left alone
 
 
 class Images:
@@ -250,12 +267,13 @@ def build_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageInd
 
 @pytest.fixture(scope="session")
 def images(
-    podman: Podman,
+    request: pytest.FixtureRequest,
+    engine: Engine,
     base_images: Mapping[str, str],
     build_index: PackageIndex,
     zipapp: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Images:
-    """Builds (or reuses) the scenario images; see :class:`Images`."""
-    builder = ImageBuilder(podman, tmp_path_factory.mktemp("contexts"), build_index)
+    """Builds (or reuses) the scenario images with ``engine``; see :class:`Images`."""
+    builder = ImageBuilder(engine, request.config, tmp_path_factory.mktemp("contexts"), build_index)
     return Images(builder, zipapp, base_images)

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.container.containers import arbitrary_uid, as_user, run_image, run_script_as, value
+from tests.container.images import step_output
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.images import Images
     from tests.container.index_server import PackageIndex
 
@@ -27,9 +28,9 @@ DEBIAN13 = ["debian13", "debian13-venv"]
 
 
 @pytest.mark.parametrize("base", DEBIAN13)
-def test_derived_example_runs_on_debian13(podman: Podman, images: Images, base: str) -> None:
+def test_derived_example_runs_on_debian13(engine: Engine, images: Images, base: str) -> None:
     uid = arbitrary_uid()
-    out = run_image(podman, images.derived_app(base), options=as_user(uid)).stdout
+    out = run_image(engine, images.derived_app(base), options=as_user(uid)).stdout
     assert value("python", out).startswith("3.13.")
     assert value("python", out).endswith(" venv=/opt/venv")
     assert value("jinja2", out) == "3.1.6 from /opt/venv/lib/python3.13/site-packages/jinja2"
@@ -40,22 +41,22 @@ def test_derived_example_runs_on_debian13(podman: Podman, images: Images, base: 
 
 @pytest.mark.parametrize("base", DEBIAN13)
 def test_arbitrary_uid_installs_at_run_time_on_debian13(
-    podman: Podman, images: Images, build_index: PackageIndex, base: str
+    engine: Engine, images: Images, build_index: PackageIndex, base: str
 ) -> None:
     script = (
         "pyenvboot pip install -q demo==2.0 && python -c 'import demo, sys;"
         ' print("demo=%s %s" % (demo.__version__, demo.__file__))\''
     )
-    result = run_script_as(podman, images.example(base), script, arbitrary_uid(), build_index.url)
+    result = run_script_as(engine, images.example(base), script, arbitrary_uid(), build_index.url)
     assert value("demo", result.stdout) == "2.0 /opt/venv/lib/python3.13/site-packages/demo/__init__.py"
 
 
-def test_virtualenv_creator_on_debian13(podman: Podman, images: Images, build_index: PackageIndex) -> None:
+def test_virtualenv_creator_on_debian13(engine: Engine, images: Images, build_index: PackageIndex) -> None:
     """debian13 has python3-virtualenv: ``init --creator virtualenv`` makes the venv through it.
 
     (With ``auto`` it takes the pip wheel python3-virtualenv pulls in, as the tests above do.)
     """
-    usage = run_image(podman, images.example("debian13"), "pyenvboot", "init", "--help").stdout
+    usage = run_image(engine, images.example("debian13"), "pyenvboot", "init", "--help").stdout
     if "--creator" not in usage:
         pytest.xfail("this pyenvboot's init has no --creator yet (issue 4: venvs through virtualenv)")
     image = images.example("debian13", init_flags="--creator virtualenv")
@@ -63,16 +64,16 @@ def test_virtualenv_creator_on_debian13(podman: Podman, images: Images, build_in
         "python -m pip --version && pyenvboot pip install -q demo==2.0 &&"
         " python -c 'import demo; print(\"demo=\" + demo.__version__)'"
     )
-    result = run_script_as(podman, image, script, arbitrary_uid(), build_index.url)
+    result = run_script_as(engine, image, script, arbitrary_uid(), build_index.url)
     assert " from /opt/venv/lib/python3.13/site-packages/pip " in result.stdout
     assert value("demo", result.stdout) == "2.0"
 
 
-def test_venv_does_not_see_debian13_jinja2(podman: Podman, images: Images) -> None:
+def test_venv_does_not_see_debian13_jinja2(engine: Engine, images: Images) -> None:
     """debian13 carries python3-jinja2 too: the system Python sees it, the venv does not."""
     image = images.example("debian13")
-    run_image(podman, image, "/usr/bin/python3", "-c", "import jinja2")
-    venv = run_image(podman, image, "python", "-c", "import jinja2", check=False)
+    run_image(engine, image, "/usr/bin/python3", "-c", "import jinja2")
+    venv = run_image(engine, image, "python", "-c", "import jinja2", check=False)
     assert venv.returncode == 1
     assert "No module named 'jinja2'" in venv.stderr
 
@@ -82,7 +83,7 @@ def test_build_without_any_pip_source_fails_clearly(images: Images) -> None:
     result = images.example_build_failure("debian12-plain")
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
-    errors = [line for line in output.splitlines() if line.startswith("error:")]
+    errors = [line for line in step_output(output) if line.startswith("error:")]
     assert len(errors) == 1, output
     for remedy in ("python3-venv", "python3-virtualenv", "--pip-wheel"):
         assert remedy in errors[0], errors[0]

@@ -1,6 +1,6 @@
 """Scenario 4 (issue 3): the app is PID 1, gets SIGTERM itself, and its exit code is the container's.
 
-``podman stop`` sends SIGTERM and waits up to its timeout before SIGKILL: an
+``docker stop`` (and ``podman stop``) sends SIGTERM and waits up to its timeout before SIGKILL: an
 entrypoint that swallowed SIGTERM would make it take the whole timeout and end
 with 137. A missing command must give 127 (126 when not executable), like a shell.
 """
@@ -15,12 +15,12 @@ import pytest
 from tests.container.containers import arbitrary_uid, as_user, run_image, running, value, wait_for_output
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.images import Images
 
 pytestmark = pytest.mark.container
 
-STOP_TIMEOUT = 30  # seconds podman stop waits before SIGKILL
+STOP_TIMEOUT = 30  # seconds stop waits before SIGKILL
 EXIT_ON_TERM = 42  # the app's own choice, so the container's code is provably the app's
 APP = f"""
 import os, signal, sys
@@ -35,26 +35,26 @@ while True:
 """
 
 
-def test_podman_stop_ends_the_app_through_sigterm(podman: Podman, images: Images) -> None:
+def test_stop_ends_the_app_through_sigterm(engine: Engine, images: Images) -> None:
     image = images.example("debian12")
-    with running(podman, image, "python", "-c", APP, options=as_user(arbitrary_uid())) as name:
-        log = wait_for_output(podman, name, "ready")
+    with running(engine, image, "python", "-c", APP, options=as_user(arbitrary_uid())) as name:
+        log = wait_for_output(engine, name, "ready")
         assert value("pid", log) == "1", "the app is not PID 1: a wrapper process stayed"
 
         start = time.monotonic()
-        podman("stop", "--time", str(STOP_TIMEOUT), name, check=True, timeout=STOP_TIMEOUT + 60)
+        engine("stop", "--time", str(STOP_TIMEOUT), name, check=True, timeout=STOP_TIMEOUT + 60)
         elapsed = time.monotonic() - start
 
-        exit_code = podman("wait", name, check=True).stdout.strip()
-        state = podman("inspect", "--format", "{{.State.ExitCode}}", name, check=True).stdout.strip()
-        logs = podman("logs", name, check=True).stdout
+        exit_code = engine("wait", name, check=True).stdout.strip()
+        state = engine("inspect", "--format", "{{.State.ExitCode}}", name, check=True).stdout.strip()
+        logs = engine("logs", name, check=True).stdout
     assert "got SIGTERM" in logs
     assert exit_code == state == str(EXIT_ON_TERM)
-    assert elapsed < STOP_TIMEOUT / 3, f"podman stop took {elapsed:.1f}s of its {STOP_TIMEOUT}s timeout"
+    assert elapsed < STOP_TIMEOUT / 3, f"{engine.name} stop took {elapsed:.1f}s of its {STOP_TIMEOUT}s timeout"
 
 
-def test_exit_code_is_the_apps(podman: Podman, images: Images) -> None:
-    result = run_image(podman, images.example("debian12"), "python", "-c", "raise SystemExit(7)", check=False)
+def test_exit_code_is_the_apps(engine: Engine, images: Images) -> None:
+    result = run_image(engine, images.example("debian12"), "python", "-c", "raise SystemExit(7)", check=False)
     assert result.returncode == 7
 
 
@@ -66,8 +66,8 @@ def test_exit_code_is_the_apps(podman: Podman, images: Images) -> None:
     ],
     ids=["missing", "not-executable"],
 )
-def test_command_that_cannot_run(podman: Podman, images: Images, command: str, code: int, message: str) -> None:
-    result = run_image(podman, images.example("debian12"), command, options=as_user(arbitrary_uid()), check=False)
+def test_command_that_cannot_run(engine: Engine, images: Images, command: str, code: int, message: str) -> None:
+    result = run_image(engine, images.example("debian12"), command, options=as_user(arbitrary_uid()), check=False)
     assert result.returncode == code, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr
