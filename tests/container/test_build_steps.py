@@ -24,7 +24,7 @@ from tests.container.containers import arbitrary_uid, as_user, run_image, run_sc
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.images import Images
     from tests.container.index_server import PackageIndex
 
@@ -45,7 +45,7 @@ def uv_binary() -> Path:
 
 
 def test_uv_through_run_as_root_then_arbitrary_uids_change_it(
-    podman: Podman, images: Images, build_index: PackageIndex
+    engine: Engine, images: Images, build_index: PackageIndex
 ) -> None:
     dockerfile = """\
 ARG BASE
@@ -61,23 +61,23 @@ USER 1001:0
         uses_index=True,
     )  # fmt: skip
     listing = f"ls -d {SITE_PACKAGES}/*.dist-info | xargs -n1 basename; {POLICY_CHECK}"
-    built = run_image(podman, image, "sh", "-c", listing)
+    built = run_image(engine, image, "sh", "-c", listing)
     assert "demo-1.0.dist-info" in built.stdout and "extra-1.0.dist-info" in built.stdout
     assert value("policy_violations", built.stdout) == "none"
     script = (
         "set -e; pyenvboot pip install -q --upgrade demo; python -c 'import demo; print(\"demo=\" + demo.__version__)'"
     )
-    out = run_script_as(podman, image, script, arbitrary_uid(), build_index.url).stdout
+    out = run_script_as(engine, image, script, arbitrary_uid(), build_index.url).stdout
     assert value("demo", out) == "2.0"
     script = f"set -e; pip uninstall -q -y extra demo; {POLICY_CHECK}"  # plain pip, a second UID
-    out = run_script_as(podman, image, script, arbitrary_uid(), build_index.url).stdout
+    out = run_script_as(engine, image, script, arbitrary_uid(), build_index.url).stdout
     assert value("policy_violations", out) == "none"
 
 
-def layer_paths(podman: Podman, image: str, workdir: Path) -> list[str]:
-    """Every path, with its size, in every layer of ``image`` (``podman save``: a tar of layer tars)."""
+def layer_paths(engine: Engine, image: str, workdir: Path) -> list[str]:
+    """Every path, with its size, in every layer of ``image`` (``save``: a tar of layer tars, maybe compressed)."""
     archive = workdir / "image.tar"
-    podman("save", "--format", "docker-archive", "-o", str(archive), image, check=True, timeout=300)
+    engine("save", "--format", "docker-archive", "-o", str(archive), image, check=True, timeout=300)
     found = []
     with tarfile.open(archive) as outer:
         for member in outer.getmembers():
@@ -100,7 +100,7 @@ def layer_paths(podman: Podman, image: str, workdir: Path) -> list[str]:
     ids=["root", "user-1001"],
 )
 def test_a_cache_mount_is_used_on_the_second_build_and_never_baked(
-    podman: Podman,
+    engine: Engine,
     images: Images,
     package_index: PackageIndex,
     wheel_dir: Path,
@@ -132,8 +132,8 @@ RUN --mount=type=cache,id={cache_id},target={target}{mount_owner} \\
     try:
         for build in ("1", "2"):  # a new BUILD each time: the RUN step runs again, with the same cache mount
             package_index.requests.clear()
-            podman(
-                "build", "--pull=never", "--layers=false", "--network", "host", "-t", tag,
+            engine(
+                "build", *engine.build_options, "--network", "host", "-t", tag,
                 "--build-arg", f"BASE={base}", "--build-arg", f"PIP_INDEX_URL={package_index.url}",
                 "--build-arg", f"BUILD={build}", str(context),
                 check=True, timeout=600,
@@ -141,15 +141,15 @@ RUN --mount=type=cache,id={cache_id},target={target}{mount_owner} \\
             downloads.append([p for p in package_index.requests if p.startswith("/files/")])
         assert set(downloads[0]) == {"/files/demo-1.0-py3-none-any.whl"}  # uv may ask more than once (range requests)
         assert downloads[1] == [], "the second build did not use the cache"
-        result = run_image(podman, tag, "python", "-c", "import demo; print('demo=' + demo.__version__)")
+        result = run_image(engine, tag, "python", "-c", "import demo; print('demo=' + demo.__version__)")
         assert value("demo", result.stdout) == "1.0"
-        cached = [p for p in layer_paths(podman, tag, tmp_path) if ".cache/uv/" in p or "pyenvboot-cache-" in p]
+        cached = [p for p in layer_paths(engine, tag, tmp_path) if ".cache/uv/" in p or "pyenvboot-cache-" in p]
         assert cached == [], "cache bytes in a layer"
     finally:
-        podman("rmi", "--force", tag, timeout=120)
+        engine("rmi", "--force", tag, timeout=120)
 
 
-def test_a_bash_build_step_bakes_no_identity_and_every_uid_gets_a_name(podman: Podman, images: Images) -> None:
+def test_a_bash_build_step_bakes_no_identity_and_every_uid_gets_a_name(engine: Engine, images: Images) -> None:
     dockerfile = """\
 ARG BASE
 FROM ${BASE}
@@ -159,30 +159,28 @@ RUN pyenvboot pip --version && pyenvboot run -- true
 """
     base = images.example("debian12", init_flags="--writable-passwd")
     image = images.builder.build("bash-step-writable-passwd", {"Dockerfile": dockerfile}, bases={"BASE": base})
-    baked = podman(
-        "run", "--rm", "--pull=never", "--network=none", "--user", "0", "--entrypoint", "/bin/sh", image,
-        "-c", 'grep -c ":1001:" /etc/passwd; ls -A /tmp | grep -c pyenvboot',
-        timeout=120,
-    )  # fmt: skip
+    script = 'grep -c ":1001:" /etc/passwd; ls -A /tmp | grep -c pyenvboot'
+    options = ["--user", "0", "--entrypoint", "/bin/sh"]  # around the ENTRYPOINT, which would write identity
+    baked = run_image(engine, image, "-c", script, options=options, check=False)
     assert baked.stdout.split() == ["0", "0"], "the build step left identity in the image"
     report = 'echo "whoami=$(whoami)"; echo "uid=$(id -u)"'
     for uid in (1001, arbitrary_uid()):  # fresh containers: the build's UID too
-        out = run_image(podman, image, "sh", "-c", report, options=as_user(uid)).stdout
+        out = run_image(engine, image, "sh", "-c", report, options=as_user(uid)).stdout
         assert value("whoami", out) == "default"
     first, second, third = arbitrary_uid(), arbitrary_uid(), arbitrary_uid()
-    with running(podman, image, "sleep", "600", options=as_user(first)) as name:
+    with running(engine, image, "sleep", "600", options=as_user(first)) as name:
         names = {}
         starts = [(second, ["bash", "-c", report]), (third, ["pyenvboot", "exec", "--", "sh", "-c", report])]
         for uid, command in starts:
-            result = podman("exec", "--user", f"{uid}:0", name, *command, timeout=120)
+            result = engine("exec", "--user", f"{uid}:0", name, *command, timeout=120)
             assert result.returncode == 0, result.stderr
             names[uid] = value("whoami", result.stdout)
-        first_name = podman("exec", "--user", f"{first}:0", name, "whoami", timeout=120).stdout.strip()
+        first_name = engine("exec", "--user", f"{first}:0", name, "whoami", timeout=120).stdout.strip()
     assert first_name == "default"
     assert names == {second: f"default-{second}", third: f"default-{third}"}
 
 
-def test_a_cache_mount_in_the_shared_home_leaves_it_writable_for_every_uid(podman: Podman, images: Images) -> None:
+def test_a_cache_mount_in_the_shared_home_leaves_it_writable_for_every_uid(engine: Engine, images: Images) -> None:
     """The engine makes a mount target's missing parents, root's and 0755: ``init`` made ``.cache`` first."""
     dockerfile = """\
 ARG BASE
@@ -194,5 +192,5 @@ RUN --mount=type=cache,target=/home/pyenvboot/.cache/pip,uid=1001,gid=0 pyenvboo
         "cache-mount-shared-home", {"Dockerfile": dockerfile}, bases={"BASE": images.example("debian12")}
     )
     script = 'mkdir "$HOME/.cache/other" && echo "made=$HOME/.cache/other"'
-    out = run_image(podman, image, "sh", "-c", script, options=as_user(arbitrary_uid())).stdout
+    out = run_image(engine, image, "sh", "-c", script, options=as_user(arbitrary_uid())).stdout
     assert value("made", out) == "/home/pyenvboot/.cache/other"
