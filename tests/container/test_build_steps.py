@@ -77,7 +77,7 @@ USER 1001:0
 def layer_paths(engine: Engine, image: str, workdir: Path) -> list[str]:
     """Every path, with its size, in every layer of ``image`` (``save``: a tar of layer tars, maybe compressed)."""
     archive = workdir / "image.tar"
-    engine("save", "--format", "docker-archive", "-o", str(archive), image, check=True, timeout=300)
+    engine("save", "-o", str(archive), image, check=True, timeout=300)  # podman and Docker: docker-archive
     found = []
     with tarfile.open(archive) as outer:
         for member in outer.getmembers():
