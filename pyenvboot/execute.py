@@ -13,7 +13,7 @@ import sys
 
 from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
-from pyenvboot.identity import fix_identity
+from pyenvboot.identity import fix_identity, in_started_container, mark_started
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
 TYPE_CHECKING = False
@@ -69,27 +69,36 @@ def _first_executable(name: str, env: Mapping[str, str]) -> Optional[str]:
     return None
 
 
+def sh_script(argv: Sequence[str], env: Mapping[str, str], exc: OSError) -> Optional[str]:
+    """The file to run with /bin/sh when exec failed on a text file without ``#!``, else None.
+
+    ``execvp(3)`` and every shell do that on ENOEXEC. A file that looks binary (NUL
+    in its first bytes, as bash checks) keeps the exec error.
+    """
+    if exc.errno != errno.ENOEXEC:
+        return None
+    script = _first_executable(argv[0], env)
+    try:
+        with open(script or "", "rb") as f:
+            binary = b"\0" in f.read(80)
+    except OSError:
+        return None
+    return None if binary else script
+
+
 def execvpe(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     """``os.execvpe``, and like ``execvp(3)`` and every shell, a text file without ``#!`` runs with /bin/sh.
 
     The venv launcher's sh fast path gets that from sh itself; this keeps the Python
-    path the same. A file that looks binary (NUL in its first bytes, as bash checks)
-    keeps the exec error.
+    path the same.
     """
     try:
         os.execvpe(argv[0], list(argv), dict(env))
     except OSError as exc:
-        if exc.errno != errno.ENOEXEC:
+        script = sh_script(argv, env, exc)
+        if script is None:
             raise
-        script = _first_executable(argv[0], env)
-        try:
-            with open(script or "", "rb") as f:
-                binary = b"\0" in f.read(80)
-        except OSError:
-            raise exc from None
-        if binary:
-            raise
-        os.execve("/bin/sh", ["/bin/sh", script or argv[0], *argv[1:]], dict(env))
+        os.execve("/bin/sh", ["/bin/sh", script, *argv[1:]], dict(env))
 
 
 def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
@@ -142,15 +151,24 @@ def shell_argv(env: Mapping[str, str]) -> List[str]:
     return ["sh", "-i"]
 
 
-def prepare(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> Tuple[List[str], Dict[str, str]]:
-    """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv."""
+def prepare(
+    venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True
+) -> Tuple[List[str], Dict[str, str]]:
+    """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv.
+
+    ``start``: this is the ENTRYPOINT starting the container, so identity may be
+    written (see :func:`pyenvboot.identity.started_marker`). ``shell`` is not: it
+    writes identity only inside a container that was started.
+    """
     check_venv(venv)
-    env = runtime_environment(environ, venv)
+    if start:
+        mark_started(environ)
+    env = runtime_environment(environ, venv, persist=start or in_started_container(environ))
     os.umask(UMASK)
     return (list(command) if command else shell_argv(env)), env
 
 
-def run(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> NoReturn:
+def run(venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True) -> NoReturn:
     """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec."""
-    argv, env = prepare(venv, command, environ)
+    argv, env = prepare(venv, command, environ, start)
     exec_app(argv, env)

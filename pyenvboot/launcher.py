@@ -125,7 +125,16 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
       esac
     fi
     if [ -n "$_pyenvboot_fast" ]; then
-      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d
+      # The container is started: the marker of pyenvboot.identity.started_marker, made as it makes it.
+      if read -r _pyenvboot_b 2>/dev/null < /proc/sys/kernel/random/boot_id \
+        && read -r _pyenvboot_d 2>/dev/null < /proc/1/stat; then
+        _pyenvboot_starttime() {{ _pyenvboot_d=${{20}}; }}  # a function's own "$@": the caller's stays
+        _pyenvboot_starttime ${{_pyenvboot_d##*) }}
+        unset -f _pyenvboot_starttime
+        _pyenvboot_d="${{TMPDIR:-/tmp}}/pyenvboot-started-$_pyenvboot_b-$_pyenvboot_d"
+        [ -e "$_pyenvboot_d" ] || true 2>/dev/null >> "$_pyenvboot_d"
+      fi
+      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d _pyenvboot_b
       exec "$@"
     fi
     set -- exec -- "$@"
