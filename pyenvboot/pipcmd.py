@@ -1,4 +1,4 @@
-"""``pyenvboot pip``: pip for the RUN steps of derived builds (issue 2, point 6).
+"""``pyenvboot pip``: pip for the RUN steps of derived builds.
 
 umask 002 and the venv lock around a real pip, no pip cache left in the image
 layer, then the permission policy on what pip added. The exit code is pip's.
@@ -39,7 +39,7 @@ def pip_leftover(name: str) -> bool:
 
 
 def remove_pip_leftovers(venv: str) -> None:
-    """Remove what a killed pip left in site-packages (issue 6).
+    """Remove what a killed pip left in site-packages.
 
     pip first moves a distribution it replaces to ``~<name>``, and writes dist-info
     files through temporary files. Killed in between, the ``~`` copies, the temporary

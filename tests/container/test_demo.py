@@ -1,4 +1,4 @@
-"""Scenario 8 (issue 3): ``scripts/demo``, the README's demo command, runs and shows what it promises.
+"""``scripts/demo``, the README's demo command, runs and shows what it promises.
 
 It builds the example image and runs an app as an arbitrary UID that installs a
 package at run time from a local index. Here it gets its own image tag (removed

@@ -1,4 +1,4 @@
-"""Scenario 7 (issue 3): examples/kubernetes/pod.yaml under ``podman kube play``.
+"""``examples/kubernetes/pod.yaml`` under ``podman kube play``.
 
 The manifest's restricted security context (arbitrary ``runAsUser``,
 ``runAsNonRoot``, ``readOnlyRootFilesystem``, all capabilities dropped) runs
@@ -8,7 +8,7 @@ random one, as OpenShift would assign).
 
 Unlike a kubelet, ``podman kube play`` writes a passwd entry named after the UID
 (there is no ``--passwd=false`` for it), so the name the app sees is that one;
-the nameless case is scenario 5's.
+the nameless case is test_identity.py's.
 """
 
 from __future__ import annotations

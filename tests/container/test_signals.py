@@ -1,4 +1,4 @@
-"""Scenario 4 (issue 3): the app is PID 1, gets SIGTERM itself, and its exit code is the container's.
+"""The app is PID 1, gets SIGTERM itself, and its exit code is the container's.
 
 ``podman stop`` sends SIGTERM and waits up to its timeout before SIGKILL: an
 entrypoint that swallowed SIGTERM would make it take the whole timeout and end

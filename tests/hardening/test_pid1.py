@@ -1,4 +1,4 @@
-"""PID 1: ``exec --init`` forwards signals and reaps zombies; plain ``exec`` leaves nothing behind (issue 6, point 4).
+"""PID 1: ``exec --init`` forwards signals and reaps zombies; plain ``exec`` leaves nothing behind.
 
 ``unshare --pid --fork --mount-proc`` makes pyenvboot really PID 1 of a new PID
 namespace, as in a container: orphans are re-parented to it, and signals reach it

@@ -1,4 +1,4 @@
-"""The permission model's security (issue 6, point 5); the threat model is in SECURITY.md.
+"""The permission model's security; the threat model is in SECURITY.md.
 
 Tests that point pyenvboot, as root, at a path outside its tree (``/etc/shadow``,
 ``/etc/passwd``) run in a private mount namespace where that path is a bind-mounted

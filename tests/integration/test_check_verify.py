@@ -1,4 +1,4 @@
-"""``pyenvboot pip install`` fails the build when a requirement is met only outside the venv (issue 4).
+"""``pyenvboot pip install`` fails the build when a requirement is met only outside the venv.
 
 The scenario of the issue: pip prints "Requirement already satisfied" for a copy
 of a package outside the venv (here a dist-packages directory pulled in by a
