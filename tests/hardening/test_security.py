@@ -23,7 +23,7 @@ from tests.support.proc import ARBITRARY_UID, as_uid
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare"),
+    pytest.mark.usefixtures("root_and_unshare"),
 ]
 
 OTHER_UID = 4242

@@ -1,4 +1,4 @@
-"""Creating the venv on every base: a pip wheel, else virtualenv, else one clear message (issue 4).
+"""Creating the venv on every base: a pip wheel, else virtualenv, else one clear message.
 
 A base without ensurepip wheels (Debian or Ubuntu without python3-venv) is made
 for real: the tests run init in a private mount namespace in which Debian's
@@ -28,6 +28,7 @@ from tests.integration._checkhelpers import (  # noqa: F401  (fixtures)
     site_packages,
     unshare_works,
 )
+from tests.support.ci import missing
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def bundled(python: str) -> str:
 def no_wheels(shared_dir: Path, system_python: str) -> List[str]:
     """A command prefix under which no pip wheel is left: Debian's and ensurepip's are empty directories."""
     if not unshare_works():
-        pytest.skip("needs root and a private mount namespace (unshare -m)")
+        missing("needs root and a private mount namespace (unshare -m)")
     empty = shared_dir / "empty"
     empty.mkdir()
     return hiding([DEBIAN_WHEELS, bundled(sys.executable), bundled(system_python)], empty)
@@ -55,7 +56,7 @@ def no_wheels(shared_dir: Path, system_python: str) -> List[str]:
 def with_virtualenv() -> str:
     """An interpreter with the virtualenv module: the one running the tests."""
     if not has_module(sys.executable, "virtualenv"):
-        pytest.skip("virtualenv is not installed for %s (it is in tests/requirements.txt)" % sys.executable)
+        missing("virtualenv is not installed for %s (it is in tests/requirements.txt)" % sys.executable)
     return sys.executable
 
 
