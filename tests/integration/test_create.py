@@ -113,7 +113,7 @@ def test_auto_seeds_from_a_wheel_without_running_pip_when_there_is_one(
     shared_dir: Path, readable_source: Path, env: Dict[str, str], with_virtualenv: str
 ) -> None:
     if not list(Path(DEBIAN_WHEELS).glob("pip-*.whl")) and not list(Path(bundled(with_virtualenv)).glob("pip-*")):
-        pytest.skip("no pip wheel for %s" % with_virtualenv)
+        missing("no pip wheel for %s (Debian: python3-pip-whl)" % with_virtualenv)
     venv = shared_dir / "venv"
     proc = run(
         pyenvboot(readable_source) + ["init", "--venv", str(venv), "--no-home", "--python", with_virtualenv], env
@@ -127,7 +127,7 @@ def test_no_pip_anywhere_is_one_message_naming_the_remedies_and_nothing_is_left(
     shared_dir: Path, readable_source: Path, system_python: str, env: Dict[str, str], no_wheels: List[str]
 ) -> None:
     if has_module(system_python, "virtualenv"):
-        pytest.skip("%s has virtualenv" % system_python)
+        missing("%s without virtualenv (Debian: apt-get remove python3-virtualenv)" % system_python)
     venv = shared_dir / "new" / "venv"
     proc = run(no_wheels + pyenvboot(readable_source, system_python) + ["init", "--venv", str(venv), "--no-home"], env)
     assert proc.returncode == 8
@@ -157,7 +157,7 @@ def test_an_explicit_creator_that_cannot_work_says_so(
     message: str,
 ) -> None:
     if has_module(system_python, "virtualenv"):
-        pytest.skip("%s has virtualenv" % system_python)
+        missing("%s without virtualenv (Debian: apt-get remove python3-virtualenv)" % system_python)
     venv = shared_dir / "venv"
     cmd = pyenvboot(readable_source, system_python) + ["init", "--venv", str(venv), "--no-home", "--creator", creator]
     proc = run(no_wheels + cmd, env)
@@ -177,7 +177,7 @@ def test_a_pip_wheel_the_user_points_at(
 ) -> None:
     wheels = sorted(Path(DEBIAN_WHEELS).glob("pip-*.whl"))
     if not wheels:
-        pytest.skip("no pip wheel in %s to copy" % DEBIAN_WHEELS)
+        missing("no pip wheel in %s to copy (Debian: python3-pip-whl)" % DEBIAN_WHEELS)
     house = shared_dir / "wheelhouse"
     house.mkdir()
     shutil.copy(wheels[-1], house)
