@@ -40,28 +40,34 @@ def _install(state: str) -> None:
     log = os.open(os.path.join(state, "events"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     busy = []
 
-    def changes(event: str, args: tuple) -> bool:  # type: ignore[type-arg]
+    def changed(event: str, args: tuple) -> str:  # type: ignore[type-arg]
+        """The path ``event`` changes under ``under``, else ""."""
         if event == "open":  # io.open: (path, mode, flags); os.open: (path, None, flags)
             mode, flags = args[1], args[2]
             if not (isinstance(flags, int) and flags & _WRITE_FLAGS) and not (
                 isinstance(mode, str) and set(mode) & set("wax+")
             ):
-                return False
+                return ""
         elif event not in _CHANGES:
-            return False
-        path = args[0]
+            return ""
+        path = args[1] if event in ("os.link", "os.symlink") else args[0]  # (target, new name)
+        if hasattr(path, "__fspath__"):
+            path = os.fspath(path)
         if isinstance(path, bytes):
             path = os.fsdecode(path)
-        return isinstance(path, str) and (path + "/").startswith(under)
+        return path if isinstance(path, str) and (path + "/").startswith(under) else ""
 
     def hook(event: str, args: tuple) -> None:  # type: ignore[type-arg]
-        if busy or not changes(event, args):
+        if busy:
+            return
+        path = changed(event, args)
+        if not path:
             return
         busy.append(1)
         try:
             os.write(count, b".")  # O_APPEND: one byte per change, whichever process makes it
             number = os.fstat(count).st_size
-            os.write(log, ("%d %s %s\n" % (number, event, os.fsdecode(args[0]))).encode())
+            os.write(log, ("%d %s %s\n" % (number, event, path)).encode())
             if number != at:
                 return
             if pause:
