@@ -1,1 +1,1 @@
-"""Benchmarks for issue 5: run them all with ``benchmarks/run``; the result is BENCHMARKS.md."""
+"""The speed targets' benchmarks: run them all with ``benchmarks/run``; the result is BENCHMARKS.md."""

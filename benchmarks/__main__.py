@@ -1,4 +1,4 @@
-"""``benchmarks/run``: set up, run every section, write BENCHMARKS.md (issue 5)."""
+"""``benchmarks/run``: set up, run every section, write BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ Written by `benchmarks/run` (one command: it installs what it needs, runs every 
 file). Every figure is measured side by side with its alternatives in the same run: the alternatives take turns
 (A, B, C, A, B, C, ...) for several rounds and the tables show medians, so a machine that slows down or speeds up
 during the run (other jobs share it) affects them alike. Ratios are the comparison; absolute times are this
-machine's. The targets are those of issue 5.
+machine's.
 """
 
 

@@ -21,7 +21,7 @@ from benchmarks.report import Section, Table, Target
 
 NAMELESS_UID = 1000680000
 SETPRIV = ["/usr/bin/setpriv", "--reuid=%d" % NAMELESS_UID, "--regid=0", "--clear-groups", "--"]
-TARGET = 1.3  # issue 5: within 1.3x of the floor
+TARGET = 1.3  # within 1.3x of the floor
 
 
 class FreshTmp:

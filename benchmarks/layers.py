@@ -24,7 +24,7 @@ from benchmarks.harness import CommandFailed, checked, log
 from benchmarks.prepare import INDEX_PACKAGES, REPO, Env
 from benchmarks.report import Section, Table, Target
 
-TARGET = 1.1  # issue 5: the layer within 1.1x of the bytes installed
+TARGET = 1.1  # the layer within 1.1x of the bytes installed
 BASE_TAG = "localhost/pyenvboot-base:debian12"
 IMAGE = "localhost/pyenvboot-bench"
 

@@ -20,7 +20,7 @@ from benchmarks.harness import Case, checked, interleave, log, ratio
 from benchmarks.prepare import PLAIN_PATH, Env, ensure_perm_venv
 from benchmarks.report import Section, Table, Target
 
-TARGET = 0.3  # issue 5: the no-op pass at most 0.3x of the find pipeline
+TARGET = 0.3  # the no-op pass at most 0.3x of the find pipeline
 
 # The find pipeline of sclorg/s2i-base-container's ``fix-permissions`` (core/root/usr/bin/fix-permissions,
 # installed as /usr/bin/fix-permissions in the s2i images and run by the Python images as

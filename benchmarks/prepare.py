@@ -25,7 +25,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 PYENV_VERSIONS = os.path.expanduser("~/.pyenv/versions")
 PLAIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REQUIREMENTS = os.path.join(REPO, "benchmarks", "requirements.txt")
-# The big venv for fix-permissions (issue 5: at least 15,000 entries of real packages; the
+# The big venv for fix-permissions (at least 15,000 entries of real packages; the
 # first three alone make about 14,100).
 PERM_PACKAGES = ["numpy", "pandas", "django", "sympy"]
 # What the derived images install from the local index, with their dependencies.

@@ -27,7 +27,7 @@ class Table:
 
 @dataclass
 class Target:
-    """One target of issue 5 and whether this run met it (None: not measured)."""
+    """One speed target and whether this run met it (None: not measured)."""
 
     what: str
     target: str
@@ -63,7 +63,7 @@ def verdict(met: Optional[bool]) -> str:
 def render(title: str, preface: str, machine: Table, sections: Sequence[Section]) -> str:
     targets = [t for s in sections for t in s.targets]
     summary = Table(
-        ["target (issue 5)", "wanted", "measured", "verdict"],
+        ["target", "wanted", "measured", "verdict"],
         [[t.what, t.target, t.measured, verdict(t.met)] for t in targets],
     )
     parts = ["# %s\n" % title, preface.strip() + "\n", "## Summary\n", summary.render(), "## Machine\n"]

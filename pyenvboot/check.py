@@ -1,4 +1,4 @@
-"""``pyenvboot check``: is the venv isolated, consistent, pinned, runnable and group-writable? (issue 4)
+"""``pyenvboot check``: is the venv isolated, consistent, pinned, runnable and group-writable?
 
 The problem pyenvboot exists for: pip printed "Requirement already satisfied" for
 an old OS-packaged Jinja2 and nobody noticed. ``check`` makes such things loud:

@@ -11,7 +11,7 @@ import sys
 
 from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, PyenvbootError, UsageError
 
-# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
@@ -55,7 +55,7 @@ def parse_exec(
 
 
 def _exec(args: Sequence[str]) -> int:
-    """Does not return, except with ``--init``: then the child's exit code (issue 6)."""
+    """Does not return, except with ``--init``: then the child's exit code."""
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
@@ -183,7 +183,7 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
 
     gid = resolve_group(ns.group)
     venv = venv_path(ns.venv, os.environ)
-    if not ns.no_home:  # refuse a bad home before the venv is made (issue 6)
+    if not ns.no_home:  # refuse a bad home before the venv is made
         from pyenvboot.identity import DEFAULT_HOME
         from pyenvboot.provision import check_home
 
@@ -217,7 +217,8 @@ def parse_env(args: Sequence[str]) -> Optional[Tuple[Optional[str], str, bool]]:
     """``env [--venv DIR] [--format F] [--identity]`` -> (venv, format, identity), by hand.
 
     The shell hook runs ``env --identity`` for a UID it cannot name, so this path
-    skips argparse too (issue 5). None: anything else, which argparse then reports.
+    skips argparse too: its import would cost every such shell. None: anything else,
+    which argparse then reports.
     """
     venv: Optional[str] = None
     fmt = "sh"

@@ -30,7 +30,7 @@ from pyenvboot.venvcfg import format_cfg, read_cfg, write_atomic
 MIN_VERSION = (3, 8)
 STAGING_MARK = ".pyenvboot-staging-"
 DEBIAN_WHEELS = "/usr/share/python-wheels"
-# Fault injection for the atomicity tests (issue 4): "before:STAGE", "after:STAGE" or
+# Fault injection for the atomicity tests: "before:STAGE", "after:STAGE" or
 # "after:STAGE#N" (the Nth call) makes init SIGKILL itself there, a real kill at a known point.
 FAULT_VAR = "PYENVBOOT_KILL_AT"
 
@@ -150,7 +150,7 @@ class VenvBuilder:
         self.wheelhouse = wheelhouse
         self.prompt = prompt or os.path.basename(self.venv)
         self.log = log
-        self.creator = creator  # where pip comes from: auto, venv (a pip wheel), virtualenv (issue 4)
+        self.creator = creator  # where pip comes from: auto, venv (a pip wheel), virtualenv
         self.explicit_python = python is not None
         self.launcher = choose_form(launcher)  # sh, or python for an image without /bin/sh
         problem = shebang_problem(self.venv) if self.launcher == "python" else None
@@ -167,7 +167,7 @@ class VenvBuilder:
         """Make the venv exist, isolated, with pip, hooks and the permission policy."""
         result = Result(self.venv)
         parent = os.path.dirname(self.venv)
-        missing: List[str] = []  # parents we create, removed again if init fails (issue 6: nothing left behind)
+        missing: List[str] = []  # parents we create, removed again if init fails: nothing left behind
         path = parent
         while not os.path.lexists(path):
             missing.append(path)
@@ -221,7 +221,7 @@ class VenvBuilder:
     def update(self, result: Result) -> None:
         try:
             self.prepare_update()
-            self.check_version(self.probe(self.venv, render=False))  # before anything is written (issue 6)
+            self.check_version(self.probe(self.venv, render=False))  # before anything is written
             self.ensure_directories(self.venv)
             self.copy_runtime(self.venv)
             info = self.probe(self.venv)
@@ -424,7 +424,7 @@ class VenvBuilder:
 
         In a live venv the new copy is made beside the old one and swapped in by
         renames: a killed init leaves the old copy or the new one, not half of one
-        (but for the instant between two renames; the next init restores it) (issue 4).
+        (but for the instant between two renames; the next init restores it).
         """
         lib = os.path.join(root, LIB_RELPATH)
         if root != self.venv or not os.path.isdir(lib):
@@ -459,7 +459,7 @@ class VenvBuilder:
             )
         return report.changed
 
-    # -- atomicity and repair (issue 4) -------------------------------------------------
+    # -- atomicity and repair ---------------------------------------------------------
 
     def empty_target(self) -> bool:
         """An empty directory (not a mount point) at the venv path: built anew and renamed over."""

@@ -1,4 +1,4 @@
-"""Installed distributions, read from their metadata files (issue 4).
+"""Installed distributions, read from their metadata files.
 
 ``check``, the pip verification and the repair after a Python upgrade look at a
 venv from outside: the venv's python may be another version than the one running

@@ -1,14 +1,14 @@
 """The activation environment, computed as pure functions: environment in, environment out.
 
 Nothing here touches the file system or the process: the CLI, ``exec``, ``shell``
-and the shell hook all derive their environment from these functions (issue 2, point 2).
+and the shell hook all derive their environment from these functions.
 """
 
 from __future__ import annotations
 
 import os
 
-# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, Mapping, Optional

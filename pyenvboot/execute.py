@@ -15,7 +15,7 @@ from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
 from pyenvboot.identity import fix_identity, in_started_container, mark_started
 
-# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import signal as _signal
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from pyenvboot.environment import Changes
 else:
-    # The C module: ``signal`` imports enum, ~8 ms on every container start (issue 5).
+    # The C module: ``signal`` imports enum, ~8 ms on every container start.
     import _signal
 
 UMASK = 0o002

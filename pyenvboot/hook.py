@@ -1,11 +1,11 @@
-"""Shell code that ``init`` installs: the hook for shells that bypass the entrypoint (issue 2, point 4).
+"""Shell code that ``init`` installs: the hook for shells that bypass the entrypoint.
 
 ``docker exec`` does not run the ENTRYPOINT, so ``pyenvboot exec`` cannot prepare
 those shells. The image's ``ENV`` lines point ``BASH_ENV`` (every ``bash -c``),
 ``ENV`` (interactive ``sh``) and ``PROMPT_COMMAND`` (interactive bash, which reads
 neither) at this file. It is idempotent (venv ``bin`` once in PATH, one prompt
 marker) and cheap: it runs on every ``bash -c``, so it runs no command unless the
-UID has no passwd entry and no cached identity (issue 5). The venv's launcher
+UID has no passwd entry and no cached identity. The venv's launcher
 sources it too, for its fast ``exec`` path.
 
 The shell code does a subset of what the Python code does, and hands over to it

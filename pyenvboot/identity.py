@@ -1,4 +1,4 @@
-"""Give a UID without a passwd entry a name and a writable HOME (issue 2, point 5).
+"""Give a UID without a passwd entry a name and a writable HOME.
 
 Arbitrary UIDs (``docker run --user 1000680000:0``, OpenShift, Kubernetes
 ``runAsUser``) start with no passwd entry and ``HOME=/``: ``whoami`` fails, git and
@@ -17,7 +17,7 @@ import pwd
 
 from pyenvboot.errors import IdentityError
 
-# typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Mapping, Optional, Tuple
@@ -120,7 +120,7 @@ def choose_home(
 
 
 def check_shared_library(path: str) -> str:
-    """``path`` if it is an ELF file that LD_PRELOAD can take whole (issue 6: hostile values)."""
+    """``path`` if it is an ELF file that LD_PRELOAD can take whole (a hostile value is not)."""
     try:
         with open(path, "rb") as f:
             elf = f.read(4) == b"\x7fELF"
@@ -391,7 +391,7 @@ def fix_identity(environ: Mapping[str, str], persist: bool = True) -> Changes:
 
 
 def cache_identity(uid: int, environ: Mapping[str, str], changes: Changes) -> None:
-    """Leave the identity as sh in the private runtime dir for the shell hook (issue 5).
+    """Leave the identity as sh in the private runtime dir for the shell hook.
 
     ``docker exec`` shells of a UID without a passwd entry then source it instead of
     starting Python on every ``bash -c``. Best effort: without it the hook runs pyenvboot.

@@ -1,4 +1,4 @@
-"""A copy of pyenvboot inside the venv, byte-compiled for the venv's interpreter (issue 5).
+"""A copy of pyenvboot inside the venv, byte-compiled for the venv's interpreter.
 
 The zipapp cannot carry byte code for every Python version, so every start would
 compile pyenvboot from source. ``init`` therefore copies the package (and the
@@ -86,7 +86,7 @@ def copy_runtime(lib_dir: str) -> None:
 def launcher_text(venv: str) -> str:
     """``VENV/bin/pyenvboot``: sh, doing the common ``exec`` itself, else the byte-compiled copy.
 
-    A second Python start would double the cost of every container start (issue 5),
+    A second Python start would double the cost of every container start,
     so ``pyenvboot exec [--] CMD...`` for this venv is done in sh when it can only
     succeed: the hook (which activates the venv) found the identity without Python,
     and CMD is an executable file. Everything else, and every case that could fail,

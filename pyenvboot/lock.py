@@ -21,7 +21,7 @@ def locked(directory: str, purpose: str) -> Iterator[int]:
     """Hold an exclusive lock on ``directory``; say so on stderr if we have to wait.
 
     Yields the locked descriptor: a child given it (``pass_fds``) keeps the lock held
-    even if this process is killed first (issue 6: a killed ``pyenvboot pip``).
+    even if this process is killed first (a killed ``pyenvboot pip``).
     """
     try:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -1,4 +1,4 @@
-"""The permission policy and the walk that applies it (issue 2, point 7).
+"""The permission policy and the walk that applies it.
 
 Policy: group GROUP owns every entry; group read+write everywhere; group execute
 wherever the owner has execute; setgid on directories so new files inherit the
@@ -42,7 +42,7 @@ def resolve_group(group: Optional[str]) -> int:
         ) from None
 
 
-# The operating system's own directories (issue 6): group write on any of them lets every
+# The operating system's own directories: group write on any of them lets every
 # UID in the group become root, so no PATH, --venv or --home may put the policy there.
 SYSTEM_TREES = (
     "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/sbin", "/sys",
@@ -115,7 +115,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def compliant(st: os.stat_result, gid: int) -> bool:
-    """``needed(st, gid) == (None, None)``, inlined for the walk's hot loop (issue 5)."""
+    """``needed(st, gid) == (None, None)``, inlined for the walk's hot loop."""
     mode = st.st_mode
     if stat.S_ISLNK(mode):
         return True

@@ -143,13 +143,15 @@ def pip_leftover(name: str) -> bool:
 
 
 def remove_pip_leftovers(venv: str) -> None:
-    """Remove what a killed pip left in site-packages (issue 6).
+    """Remove what a killed pip left in site-packages.
 
-    pip first moves a distribution it replaces to ``~<name>``, and writes dist-info
-    files through temporary files. Killed in between, the ``~`` copies, the temporary
-    files and dist-info directories without METADATA stay: every later pip warns
-    "Ignoring invalid distribution" or "Skipping ... invalid metadata", and never
-    removes them. Under the venv lock no pip is running, so all of it is stale.
+    pip first moves a distribution it replaces to ``~<name>``, unpacks the wheel, then
+    writes its own dist-info files (RECORD last) through temporary files. Killed in
+    between, the ``~`` copies, the temporary files and dist-info directories without
+    METADATA stay: every later pip warns "Ignoring invalid distribution" or "Skipping
+    ... invalid metadata", and never removes them. A dist-info cut short before its
+    RECORD and INSTALLER counts as installed, and pip can never uninstall or upgrade
+    it. Under the venv lock no pip is running, so all of it is stale.
     """
     import glob
     import sys
@@ -164,6 +166,10 @@ def remove_pip_leftovers(venv: str) -> None:
             elif name.endswith(".dist-info") and os.path.isdir(path) and not os.path.islink(path):
                 if not os.path.exists(os.path.join(path, "METADATA")):
                     doomed = [path]  # no distribution without METADATA: pip ignores it, and never removes it
+                elif not any(os.path.exists(os.path.join(path, n)) for n in ("RECORD", "INSTALLER")):
+                    # Killed while unpacking the wheel, before its RECORD: pip counts it as installed,
+                    # then cannot uninstall or upgrade it ("RECORD file not found", pypa/pip#12645).
+                    doomed = [path]
                 else:
                     doomed = [os.path.join(path, n) for n in os.listdir(path) if pip_leftover(n)]
             else:

@@ -11,7 +11,7 @@ from pyenvboot.permissions import fix_tree, refuse_system_path
 
 
 def check_home(home: str) -> None:
-    """Refuse a bad shared home before ``init`` changes anything (issue 6)."""
+    """Refuse a bad shared home before ``init`` changes anything."""
     if not home.startswith("/") or home == "/":
         raise PermissionPolicyError("home %r must be an absolute path other than /" % home)
     if os.path.islink(home) or (os.path.lexists(home) and not os.path.isdir(home)):
@@ -20,7 +20,7 @@ def check_home(home: str) -> None:
 
 
 def ensure_home(home: str, gid: int) -> str:
-    """A group-writable, setgid HOME for UIDs that have none (issue 2, point 5).
+    """A group-writable, setgid HOME for UIDs that have none.
 
     With its ``.cache``: a build step's cache mount there (``target=HOME/.cache/pip``)
     would otherwise make it, root-owned and 0755, in the image (BuildKit and buildah

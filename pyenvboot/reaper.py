@@ -1,4 +1,4 @@
-"""``exec --init``: stay as a minimal PID 1 for apps that spawn children (issue 6, point 4).
+"""``exec --init``: stay as a minimal PID 1 for apps that spawn children.
 
 Plain ``exec`` replaces itself with the app, which is right for most apps. An app
 that starts children it does not wait for (shell scripts, some servers) leaves
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import signal as _signal
     from typing import Dict, List, Mapping, Optional, Sequence, Set
 else:
-    # The C module: ``signal`` imports enum, ~8 ms (issue 5).
+    # The C module: ``signal`` imports enum, ~8 ms.
     import _signal
 
 KILL_GROUP_VAR = "PYENVBOOT_INIT_KILL_GROUP"

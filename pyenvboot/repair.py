@@ -1,4 +1,4 @@
-"""Bring a venv back after its base Python changed under it (issue 4).
+"""Bring a venv back after its base Python changed under it.
 
 A patch upgrade or a moved interpreter only needs new links and a new
 ``pyvenv.cfg``. A minor upgrade (3.11 -> 3.12, e.g. a Debian release upgrade

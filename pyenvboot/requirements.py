@@ -1,4 +1,4 @@
-"""Requirement files and requirement evaluation, with ``packaging`` (issue 4).
+"""Requirement files and requirement evaluation, with ``packaging``.
 
 Imported only by ``check`` and the pip verification, after
 :func:`pyenvboot.withpackaging.import_packaging`; the ``exec`` path never loads it.

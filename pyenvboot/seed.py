@@ -1,4 +1,4 @@
-"""Where the venv's pip comes from, on every base image (issue 4).
+"""Where the venv's pip comes from, on every base image.
 
 The fast way needs no pip run: unpack a pip wheel (the interpreter's own from
 ``ensurepip``, Debian's ``/usr/share/python-wheels``, a wheelhouse, the ones the

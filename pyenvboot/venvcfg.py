@@ -37,7 +37,7 @@ def write_atomic(path: str, data: str, mode: Optional[int] = None) -> None:
     """Replace ``path`` by rename, so a reader or a crash never sees half a file.
 
     Without ``mode`` the new file gets the default mode less the umask. No fsync:
-    the rename is what protects against a killed process (issue 6), and an image
+    the rename is what protects against a killed process, and an image
     build does not survive a power cut anyway.
     """
     tmp = "%s.pyenvboot-tmp-%d" % (path, os.getpid())

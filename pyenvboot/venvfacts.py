@@ -1,4 +1,4 @@
-"""What the venv's own python sees: ``sys.path``, site directories, marker environment (issue 4).
+"""What the venv's own python sees: ``sys.path``, site directories, marker environment.
 
 The venv's interpreter may be another Python version than the one running
 pyenvboot, and ``sys.path`` depends on the environment (``PYTHONPATH``), on

@@ -1,4 +1,4 @@
-"""Install-time verification for ``pyenvboot pip install`` (issue 4).
+"""Install-time verification for ``pyenvboot pip install``.
 
 After pip succeeds, every requirement it was given (``-r`` files, ``-c`` files,
 names on the command line) must be met by a distribution *inside the venv*,

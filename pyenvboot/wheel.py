@@ -1,6 +1,6 @@
 """Unpack a pure-Python wheel into a venv without running pip.
 
-Only for seeding pip itself (issue 4's "seed pip without running pip"): the wheel
+Only for seeding pip itself, without running pip: the wheel
 is pip's own, pure Python, with console scripts and no ``.data`` directory.
 The scripts are added to RECORD so that pip can later upgrade or remove itself.
 """
@@ -25,8 +25,9 @@ def _safe_member(name: str) -> bool:
 def shebang(python: str, options: str = "") -> str:
     """A script's first line(s); a ``/bin/sh`` trampoline when the path is too long or has spaces.
 
-    The kernel truncates ``#!`` lines at 127 bytes (issue 6), as pip's own script
-    maker knows. ``options`` is one word of interpreter flags, e.g. ``-IS``.
+    Linux before 5.1 cuts ``#!`` lines at 127 bytes (BINPRM_BUF_SIZE was 128, now 256),
+    and pip's script maker (distlib) keeps to that limit too. ``options`` is one word
+    of interpreter flags, e.g. ``-IS``.
     """
     line = python + (" " + options if options else "")
     if len(line.encode()) + 2 <= 127 and " " not in python:
@@ -124,7 +125,7 @@ def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_na
         if len(dist_info) != 1:
             raise CreateError("%s is not a wheel (no single .dist-info directory)" % wheel)
         # pip's wheel is ~500 files: one mkdir per directory and bare os.open/os.write
-        # halve the unpack time against makedirs+open per member (issue 5).
+        # halve the unpack time against makedirs+open per member.
         made = set()
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         for name in names:

@@ -1,4 +1,4 @@
-"""Make ``import packaging`` work for ``check`` and the pip verification (issue 4).
+"""Make ``import packaging`` work for ``check`` and the pip verification.
 
 Requirements are evaluated with ``packaging``, never with home-made version logic.
 The zipapp carries it and ``pip install pyenvboot[check]`` installs it; a plain

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
 
+from tests.support.ci import missing
 from tests.support.pipenv import isolated_environ
+from tests.support.seed import SEED, generator, replay
 from tests.support.tmp import reachable_tmpdir
 from tests.support.wheels import build_wheel
 
@@ -24,6 +27,25 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
         tier = {"unit": "unit", "integration": "integration", "hardening": "integration", "container": "container"}
         if parts and parts[0] in tier:
             item.add_marker(getattr(pytest.mark, tier[parts[0]]))
+
+
+def pytest_report_header() -> str:
+    return "random seed: %d (%s replays it)" % (SEED, replay())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: "pytest.CallInfo[None]") -> Iterator[None]:
+    """Every failure says the seed its random choices came from."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        report.sections.append(("random seed", "%s replays this test's random choices" % replay()))
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> random.Random:
+    """The test's own generator, seeded from the session seed and the test's name."""
+    return generator(request.node.nodeid)
 
 
 @pytest.fixture
@@ -60,7 +82,7 @@ def environ(readable_source: Path, shared_dir: Path) -> Dict[str, str]:
 def system_python() -> str:
     """Debian's python3: readable by every UID, unlike the pyenv ones in root's home."""
     if not os.access(SYSTEM_PYTHON, os.X_OK):
-        pytest.skip("no %s on this machine" % SYSTEM_PYTHON)
+        missing("no %s on this machine (Debian: python3)" % SYSTEM_PYTHON)
     return SYSTEM_PYTHON
 
 

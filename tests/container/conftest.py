@@ -27,6 +27,7 @@ import pytest
 from tests.container.images import build_index, images, zipapp  # noqa: F401  (scenario fixtures)
 from tests.container.index_server import PackageIndex
 from tests.container.progress import report
+from tests.support.ci import missing
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -49,15 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "container: needs podman and dockerd and the local pyenvboot base images")
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
 def _unavailable(reason: str) -> NoReturn:
     """Skip the tier locally; fail it loudly in CI."""
-    if _in_ci():
-        pytest.fail(f"container tier unavailable in CI: {reason}", pytrace=False)
-    pytest.skip(f"container tier unavailable: {reason}")
+    missing(f"container tier unavailable: {reason}")
 
 
 def _run_setup(config: pytest.Config, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import select
 import subprocess
 import time
@@ -14,16 +13,19 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.seed import generator
+
 if TYPE_CHECKING:
     from tests.container.conftest import Engine
 
 # Where OpenShift puts namespace UID ranges; none of these is in any image's /etc/passwd.
 _UID_RANGE = (1_000_000_000, 2_000_000_000)
+_UIDS = generator("arbitrary_uid")
 
 
 def arbitrary_uid() -> int:
-    """A random UID as OpenShift or ``runAsUser`` would assign: no passwd entry, group 0."""
-    return random.SystemRandom().randrange(*_UID_RANGE)
+    """A random UID as OpenShift or ``runAsUser`` would assign: no passwd entry, group 0 (seeded)."""
+    return _UIDS.randrange(*_UID_RANGE)
 
 
 def as_user(uid: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""Scenario 8 (issue 3): ``scripts/demo``, the README's demo command, runs and shows what it promises.
+"""``scripts/demo``, the README's demo command, runs and shows what it promises.
 
 It runs on each engine: Docker where a daemon answers, podman where none does.
 

@@ -1,4 +1,4 @@
-"""Scenario 2 (issue 3): derived builds as the image's user and as root; arbitrary UIDs change them.
+"""Derived builds as the image's user and as root; arbitrary UIDs change them.
 
 A derived image installs ``demo==1.0`` and ``extra==1.0`` at build time, once as
 the base image's numeric ``USER 1001:0`` and once as root. At run time a random

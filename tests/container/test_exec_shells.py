@@ -1,4 +1,4 @@
-"""Scenario 3 (issue 3): ``docker exec`` / ``podman exec`` bypasses the entrypoint, and still gets the venv.
+"""``docker exec`` / ``podman exec`` bypasses the entrypoint, and still gets the venv.
 
 Plain commands see the venv through the image's ``ENV`` lines; ``bash -c``
 (``BASH_ENV``), interactive bash (``PROMPT_COMMAND``) and interactive sh (``ENV``)

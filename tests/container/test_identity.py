@@ -1,4 +1,4 @@
-"""Scenario 5 (issue 3) and ``init --writable-passwd``: a name and a HOME for arbitrary UIDs.
+"""A name and a HOME for arbitrary UIDs, and ``init --writable-passwd``.
 
 With a read-only root filesystem (``--read-only``, only ``/tmp`` writable, as
 Kubernetes' ``readOnlyRootFilesystem`` with an emptyDir) the shared home is not

@@ -1,4 +1,4 @@
-"""Scenario 7 (issue 3): examples/kubernetes/pod.yaml's restricted security context.
+"""examples/kubernetes/pod.yaml's restricted security context.
 
 The manifest's restricted security context (arbitrary ``runAsUser``,
 ``runAsNonRoot``, ``readOnlyRootFilesystem``, all capabilities dropped, an

@@ -1,4 +1,4 @@
-"""Scenario 1 (issue 3): the OS's python3-jinja2 neither leaks into the venv nor satisfies a pin.
+"""The OS's python3-jinja2 neither leaks into the venv nor satisfies a pin.
 
 Debian 12's base image carries python3-jinja2 3.1.2. Outside the venv pip would
 say "Requirement already satisfied" for it; the venv must not see it at all, and

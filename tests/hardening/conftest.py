@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Dict, Iterator
 
 import pytest
 
 from tests.hardening.support import SYSTEM_PYTHON, pyenvboot, run
+from tests.support.ci import missing
 from tests.support.pipenv import isolated_environ
 from tests.support.tmp import reachable_tmpdir
 
@@ -37,4 +40,11 @@ def module_venv(base: Path, henv: Dict[str, str]) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def _system_python() -> None:
     if not Path(SYSTEM_PYTHON).exists():
-        pytest.skip("no %s on this machine" % SYSTEM_PYTHON)
+        missing("no %s on this machine (Debian: python3)" % SYSTEM_PYTHON)
+
+
+@pytest.fixture(scope="session")
+def root_and_unshare() -> None:
+    """For tests that switch UIDs and make namespaces: root, and util-linux's unshare."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        missing("needs root and unshare (Debian: util-linux)")

@@ -1,4 +1,4 @@
-"""Helpers for the hardening tests (issue 6): snapshots, one-line errors, venv invariants.
+"""Helpers for the hardening tests: snapshots, one-line errors, venv invariants.
 
 The invariants here are judged independently of the code under test: they read the
 file system and run the venv's own python, never pyenvboot's helpers.
@@ -27,9 +27,14 @@ def pyenvboot(python: str = SYSTEM_PYTHON) -> List[str]:
     return [python, "-m", "pyenvboot"]
 
 
-def check_available() -> bool:
-    """``pyenvboot check`` is written in parallel; the fault tests use it once it exists."""
-    return (REPO / "pyenvboot" / "check.py").is_file()
+def check_problems(venv: Path, env: Mapping[str, str]) -> List[str]:
+    """What ``pyenvboot check`` reports, run by the venv's own launcher; empty when it passes.
+
+    Without PYTHONPATH (how the tests reach the source): check would rightly call it a leak into the venv.
+    """
+    clean = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    proc = run([str(venv / "bin/pyenvboot"), "check", "--venv", str(venv)], clean)
+    return [] if proc.returncode == 0 else ["check: %s" % (proc.stdout + proc.stderr).strip()]
 
 
 def error_line(proc: "subprocess.CompletedProcess[str]") -> str:
@@ -135,6 +140,9 @@ def venv_problems(venv: Path, env: Mapping[str, str], pip_check: bool = True) ->
     if staging:
         problems.append("staging left: %s" % staging)
     problems += ["duplicate dist-info: %s" % v for v in dist_infos(venv).values() if len(v) > 1]
+    # pip can neither uninstall nor upgrade a distribution without RECORD.
+    infos = site_packages(venv).glob("*.dist-info")
+    problems += ["no RECORD: %s" % d.name for d in infos if not (d / "RECORD").exists()]
     problems += ["policy: %s" % p for p in policy_offenders(venv, os.stat(venv).st_gid)[:5]]
     for record in site_packages(venv).glob("*.dist-info/RECORD"):
         for line in record.read_text().splitlines():

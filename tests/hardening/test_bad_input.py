@@ -1,4 +1,4 @@
-"""Bad input across the commands (issue 6, point 1).
+"""Bad input across the commands.
 
 Each case must print exactly one ``error:`` line on stderr, exit with its documented
 code (pyenvboot/errors.py), print no traceback, and change nothing: the whole test
@@ -17,6 +17,7 @@ import pytest
 
 from pyenvboot import errors
 from tests.hardening.support import diff, error_line, pyenvboot, run, snapshot, system_snapshot
+from tests.support.ci import missing
 from tests.support.proc import ARBITRARY_UID, as_uid
 
 pytestmark = pytest.mark.integration
@@ -228,7 +229,7 @@ def test_bad_input(name: str, world: Path, module_venv: Path, henv: Dict[str, st
     if case.needs:
         python = other_python(case.needs)
         if python is None:
-            pytest.skip("no Python %s on this machine" % case.needs)
+            missing("no Python %s on this machine" % case.needs)
         argv = [python if a == "@" + case.needs else a for a in argv]
     env = dict(henv)
     env.update(case.env)

@@ -1,30 +1,32 @@
-"""Faults: SIGKILL at random moments, and a full disk (issue 6, point 2).
+"""Faults: SIGKILL at any change to the venv, and a full disk.
 
 Each trial kills ``init`` or ``pyenvboot pip`` (its whole process group, as a
-stopped build or an OOM kill of the container does) after a random delay within
-the time an uninterrupted run takes. Afterwards the same command must complete, the
-venv must be consistent (``check`` too, where it exists), and what was installed
-before the interrupted step must still be there. The seed is printed on failure;
-``PYENVBOOT_FAULT_SEED`` replays a run.
+stopped build or an OOM kill of the container does) right before one of the
+changes it makes to the file system: a kill point numbered in a recorded run
+(tests/support/killpoints.py), so every kill lands where it was aimed whatever
+the machine's load. The points are drawn from every part of the run with the
+session's seed (printed on failure; ``PYENVBOOT_TEST_SEED`` replays it).
+Afterwards the same command must complete, the venv must be consistent and pass
+``check``, and what was installed before the interrupted step must still be there.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import os
 import random
 import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Tuple
 
 import pytest
 
 from tests.hardening.support import (
-    check_available,
+    check_problems,
     dist_infos,
     error_line,
     installed_versions,
@@ -34,11 +36,12 @@ from tests.hardening.support import (
     venv_problems,
     venv_python,
 )
+from tests.support.ci import missing
+from tests.support.killpoints import changes, kill_before, paused_before, spread, wait_for_exit
+from tests.support.seed import replay
 from tests.support.wheels import build_wheel
 
 pytestmark = pytest.mark.integration
-
-SEED = int(os.environ.get("PYENVBOOT_FAULT_SEED") or time.time_ns() % 1_000_000)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +49,7 @@ def wheels(base: Path) -> Path:
     path = base / "wheels"
     for name, version in [("demo", "1.0"), ("demo", "2.0"), ("extra", "1.0"), ("keep", "1.0")]:
         build_wheel(path, name, version)
-    # Big enough that pip spends a while writing it, and that it does not fit on a full disk.
+    # Big enough that it does not fit on a full disk.
     blob = base64.b64encode(random.Random(0).randbytes(3 << 20)).decode()
     build_wheel(path, "demo", "3.0", files={"demo/__init__.py": "__version__ = '3.0'\n", "demo/blob.txt": blob})
     return path
@@ -57,35 +60,9 @@ def pip_install(venv: Path, wheels: Path, *requirements: str) -> List[str]:
     return pyenvboot() + ["pip", "--venv", str(venv), *options, *requirements]
 
 
-def killed_at_random(argv: List[str], env: Dict[str, str], delay: float) -> bool:
-    """Run ``argv``, SIGKILL its process group after ``delay`` seconds; whether it was still running."""
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        proc.wait(timeout=delay)
-        return False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-        return True
-
-
-def duration(argv: List[str], env: Dict[str, str]) -> float:
-    start = time.monotonic()
-    proc = run(argv, env)
-    assert proc.returncode == 0, proc.stderr
-    return time.monotonic() - start
-
-
 def consistent(venv: Path, env: Dict[str, str], full: bool = False) -> List[str]:
-    """Problems of the venv; ``full`` adds ``pip check`` (slow) and ``check`` (once it exists)."""
-    problems = venv_problems(venv, env, pip_check=full)
-    if check_available():
-        # The venv's own launcher: PYTHONPATH (how the tests reach the source) would be an isolation problem.
-        clean = {k: v for k, v in env.items() if k != "PYTHONPATH"}
-        proc = run([str(venv / "bin/pyenvboot"), "check", "--venv", str(venv)], clean)
-        if proc.returncode != 0:
-            problems.append("check: %s" % (proc.stdout + proc.stderr).strip())
-    return problems
+    """Problems of the venv, ``check``'s included; ``full`` adds ``pip check`` (slow)."""
+    return venv_problems(venv, env, pip_check=full) + check_problems(venv, env)
 
 
 @pytest.fixture
@@ -96,24 +73,20 @@ def trial_dir(base: Path) -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def test_init_killed_at_random_moments(trial_dir: Path, henv: Dict[str, str]) -> None:
-    """A new venv appears whole or not at all; an existing one keeps its packages; init then completes."""
-    rnd = random.Random(SEED)
+def test_init_killed_at_any_change(trial_dir: Path, henv: Dict[str, str], rng: random.Random) -> None:
+    """A new venv appears whole or not at all; init then completes."""
     venv = trial_dir / "v"
     new = pyenvboot() + ["init", "--venv", str(venv), "--no-home"]
-    t_new = duration(new, henv)
-    landed = 0
-    for trial in range(20):
-        shutil.rmtree(venv, ignore_errors=True)
-        landed += killed_at_random(new, henv, rnd.uniform(0, t_new * 1.1))
-        what = "seed %d, trial %d" % (SEED, trial)
+    made = changes(new, henv, trial_dir)  # the staging directory is a sibling of the venv
+    for number in spread(len(made), 20, rng):
+        shutil.rmtree(venv)
+        what = "%s, %s" % (replay(), kill_before(new, henv, trial_dir, number))
         # All or nothing: the venv is only renamed into place once complete.
         if venv.exists():
             assert (venv / "bin" / "pip").exists() and (venv / "share/pyenvboot/hook.sh").exists(), what
         proc = run(new, henv)
         assert proc.returncode == 0, (what, proc.stderr)
         assert consistent(venv, henv) == [], what
-    assert landed >= 10, "only %d of 20 kills hit a running init" % landed
 
 
 def remove_pip(venv: Path) -> None:
@@ -126,23 +99,22 @@ def remove_pip(venv: Path) -> None:
             path.unlink()
 
 
-def test_init_killed_while_updating_keeps_packages(trial_dir: Path, henv: Dict[str, str], wheels: Path) -> None:
-    """Killed during an update in place (every other time while seeding a missing pip), nothing is lost."""
-    rnd = random.Random(SEED + 1)
+@pytest.mark.parametrize("seeding", [False, True], ids=["update", "seeding-pip"])
+def test_init_killed_while_updating_keeps_packages(
+    trial_dir: Path, henv: Dict[str, str], wheels: Path, rng: random.Random, seeding: bool
+) -> None:
+    """Killed during an update in place (or while seeding a missing pip into it), nothing is lost."""
     venv = trial_dir / "v"
     update = pyenvboot() + ["init", "--venv", str(venv), "--no-home"]
     assert run(update, henv).returncode == 0
     assert run(pip_install(venv, wheels, "demo==1.0", "keep"), henv).returncode == 0
-    t_update = duration(update, henv)
-    remove_pip(venv)
-    t_seed = duration(update, henv)
-    landed = 0
-    for trial in range(16):
-        what = "seed %d, trial %d" % (SEED, trial)
-        seeding = trial % 2 == 1
+    if seeding:
+        remove_pip(venv)
+    made = changes(update, henv, trial_dir)
+    for number in spread(len(made), 8, rng):
         if seeding:
             remove_pip(venv)
-        landed += killed_at_random(update, henv, rnd.uniform(0, (t_seed if seeding else t_update) * 1.1))
+        what = "%s, %s" % (replay(), kill_before(update, henv, trial_dir, number))
         assert installed_versions(venv, henv, ["demo", "keep"]) == {"demo": "1.0", "keep": "1.0"}, what
         proc = run(update, henv)
         assert proc.returncode == 0, (what, proc.stderr)
@@ -151,7 +123,6 @@ def test_init_killed_while_updating_keeps_packages(trial_dir: Path, henv: Dict[s
     proc = run([str(venv / "bin/pip"), "--version"], henv, umask=0o002)
     assert proc.returncode == 0, proc.stderr
     assert consistent(venv, henv, full=True) == []
-    assert landed >= 8, "only %d of 16 kills hit a running init" % landed
 
 
 def site_listing(site: Path) -> List[str]:
@@ -163,20 +134,25 @@ def site_listing(site: Path) -> List[str]:
     return out
 
 
-def test_pip_killed_at_random_moments(trial_dir: Path, henv: Dict[str, str], wheels: Path) -> None:
+# Each step starts where the one before left the venv, and the last one leads back to the first:
+# a step makes the same changes in the same order every time it runs.
+STEPS: List[Tuple[str, ...]] = [("demo==3.0", "extra"), ("demo==1.0",), ("demo==2.0", "extra==1.0")]
+
+
+def test_pip_killed_at_any_change(trial_dir: Path, henv: Dict[str, str], wheels: Path, rng: random.Random) -> None:
     """Packages the interrupted step did not touch survive it; running the step again completes it."""
-    rnd = random.Random(SEED + 2)
     venv = trial_dir / "v"
     assert run(pyenvboot() + ["init", "--venv", str(venv), "--no-home"], henv).returncode == 0
-    assert run(pip_install(venv, wheels, "keep==1.0"), henv).returncode == 0
-    landed = 0
+    assert run(pip_install(venv, wheels, "keep==1.0", *STEPS[-1]), henv).returncode == 0
     site = next(venv.glob("lib/python3*/site-packages"))
-    steps: List[Tuple[str, ...]] = [("demo==3.0", "extra"), ("demo==1.0",), ("demo==2.0", "extra==1.0")]
-    t_step = max(duration(pip_install(venv, wheels, *step), henv) for step in steps)
-    for trial in range(15):
-        step = steps[trial % len(steps)]
-        what = "seed %d, trial %d, step %s" % (SEED, trial, step)
-        landed += killed_at_random(pip_install(venv, wheels, *step), henv, rnd.uniform(0, t_step * 1.1))
+    made = [changes(pip_install(venv, wheels, *step), henv, venv) for step in STEPS]
+    points = [spread(len(m), 4, rng) for m in made]
+    rounds = max(map(len, points))
+    # Round after round through the steps: each trial starts where the recorded run of its step started.
+    trials = [(step, p[r % len(p)]) for r in range(rounds) for step, p in zip(STEPS, points)]
+    for trial, (step, number) in enumerate(trials):
+        killed = kill_before(pip_install(venv, wheels, *step), henv, venv, number)
+        what = "%s, trial %d, step %s, %s" % (replay(), trial, step, killed)
         left = site_listing(site)
         assert installed_versions(venv, henv, ["keep"]) == {"keep": "1.0"}, what
         proc = run(pip_install(venv, wheels, *step), henv)
@@ -185,7 +161,6 @@ def test_pip_killed_at_random_moments(trial_dir: Path, henv: Dict[str, str], whe
         assert installed_versions(venv, henv, ["demo"]) == {"demo": step[0].split("==")[1]}, what
         assert consistent(venv, henv) == [], what
     assert consistent(venv, henv, full=True) == []
-    assert landed >= 8, "only %d of 15 kills hit a running pip" % landed
 
 
 def test_pyenvboot_killed_alone_keeps_the_lock_until_pip_ends(
@@ -194,32 +169,21 @@ def test_pyenvboot_killed_alone_keeps_the_lock_until_pip_ends(
     """SIGKILL to pyenvboot only: the pip it started goes on, still holding the venv lock."""
     venv = trial_dir / "v"
     assert run(pyenvboot() + ["init", "--venv", str(venv), "--no-home"], henv).returncode == 0
-    proc = subprocess.Popen(pip_install(venv, wheels, "demo==3.0"), env=henv, stderr=subprocess.PIPE, text=True)
-    pip = None
-    deadline = time.monotonic() + 60
-    while pip is None and time.monotonic() < deadline:  # wait until pyenvboot has started pip
-        children = Path("/proc/%d/task/%d/children" % (proc.pid, proc.pid)).read_text().split()
-        pip = int(children[0]) if children else None
-        time.sleep(0.005)
-    assert pip is not None
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
-    # The lock is flock on the venv directory: free exactly when nobody holds it.
-    import fcntl
-
-    fd = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        held = False
+    install = pip_install(venv, wheels, "demo==3.0")
+    # pip waits before its first change to the venv: it runs, and pyenvboot waits for it.
+    with paused_before(install, henv, venv, 1, stderr=subprocess.PIPE) as (proc, pip):
+        assert pip != proc.pid
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+        # The lock is flock on the venv directory: free exactly when nobody holds it.
+        fd = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            held = True
-        pip_alive = Path("/proc/%d" % pip).exists() and "zombie" not in Path("/proc/%d/status" % pip).read_text()
-        if pip_alive:
-            assert held, "pip runs on without the venv lock"
-    finally:
-        os.close(fd)
-    second = run(pip_install(venv, wheels, "demo==3.0"), henv)
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+    wait_for_exit(pip, timeout=300)
+    second = run(install, henv)
     assert second.returncode == 0, second.stderr
     assert len(dist_infos(venv)["demo"]) == 1
 
@@ -231,7 +195,7 @@ def test_pyenvboot_killed_alone_keeps_the_lock_until_pip_ends(
 def tmpfs(trial_dir: Path) -> Iterator[Callable[[str], Path]]:
     """Small file systems of their own: ``mount -t tmpfs -o size=...`` (root only)."""
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        missing("mounting a tmpfs needs root")
     mounts: List[Path] = []
 
     def mount(size: str) -> Path:
@@ -309,9 +273,9 @@ def test_pip_on_a_full_disk_keeps_what_was_installed(
 
 
 def test_pip_removes_what_a_killed_pip_left(trial_dir: Path, henv: Dict[str, str], wheels: Path) -> None:
-    """pip moves what it replaces to ``~name`` and writes dist-info files through ``.tmp`` files.
+    """pip moves what it replaces to ``~name``, writes dist-info files through ``.tmp`` files, RECORD last.
 
-    A kill leaves both; the next run removes them, and says so.
+    A kill leaves any of these; the next run removes them, and says so.
     """
     venv = trial_dir / "v"
     assert run(pyenvboot() + ["init", "--venv", str(venv), "--no-home"], henv).returncode == 0
@@ -321,9 +285,12 @@ def test_pip_removes_what_a_killed_pip_left(trial_dir: Path, henv: Dict[str, str
     (site / "demo-1.0.dist-info").rename(site / "~emo-1.0.dist-info")
     (site / "demo-0.5.dist-info").mkdir()  # and what one killed while writing a dist-info leaves
     (site / "demo-0.5.dist-info" / "INSTALLERt0pdv0kp.tmp").write_text("pip")
-    proc = run(pip_install(venv, wheels, "demo==2.0"), henv)
+    (site / "extra-1.0.dist-info").mkdir()  # and one killed while unpacking a wheel, before its RECORD
+    (site / "extra-1.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: extra\nVersion: 1.0\n")
+    proc = run(pip_install(venv, wheels, "demo==2.0", "extra==1.0"), henv)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("left by an interrupted pip") == 3
+    assert proc.stderr.count("left by an interrupted pip") == 4
+    assert (site / "extra-1.0.dist-info" / "RECORD").is_file()  # installed again, not taken as installed
     assert sorted(p.name for p in site.glob("~*")) == []
     assert not (site / "demo-0.5.dist-info").exists()
     assert dist_infos(venv)["demo"] == ["demo-2.0.dist-info"]

@@ -1,4 +1,4 @@
-"""PID 1: ``exec --init`` forwards signals and reaps zombies; plain ``exec`` leaves nothing behind (issue 6, point 4).
+"""PID 1: ``exec --init`` forwards signals and reaps zombies; plain ``exec`` leaves nothing behind.
 
 ``unshare --pid --fork --mount-proc`` makes pyenvboot really PID 1 of a new PID
 namespace, as in a container: orphans are re-parented to it, and signals reach it
@@ -8,7 +8,6 @@ only because it does not leave them at SIG_DFL.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from tests.support.pty import interact
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare"),
+    pytest.mark.usefixtures("root_and_unshare"),
 ]
 
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]

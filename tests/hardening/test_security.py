@@ -1,4 +1,4 @@
-"""The permission model's security (issue 6, point 5); the threat model is in SECURITY.md.
+"""The permission model's security; the threat model is in SECURITY.md.
 
 Tests that point pyenvboot, as root, at a path outside its tree (``/etc/shadow``,
 ``/etc/passwd``) run in a private mount namespace where that path is a bind-mounted
@@ -23,7 +23,7 @@ from tests.support.proc import ARBITRARY_UID, as_uid, with_bind
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare"),
+    pytest.mark.usefixtures("root_and_unshare"),
 ]
 
 OTHER_UID = 4242

@@ -1,4 +1,4 @@
-"""Helpers for the check, verification and creation tests (issue 4).
+"""Helpers for the check, verification and creation tests.
 
 pyenvboot runs from the readable copy of its source without ``PYTHONPATH``: the
 venv's python inherits the environment, and a ``PYTHONPATH`` would be reported by

@@ -1,4 +1,4 @@
-"""``pyenvboot check`` on real venvs: healthy passes, each kind of breakage is named with its fix (issue 4).
+"""``pyenvboot check`` on real venvs: healthy passes, each kind of breakage is named with its fix.
 
 Each broken case is made the way it happens in images (a ``.pth`` pulling in a
 dist-packages directory, ``PYTHONPATH``, ``include-system-site-packages``, a pip

@@ -1,4 +1,4 @@
-"""The core on real venvs with real pip and real UIDs (issue 2)."""
+"""The core on real venvs with real pip and real UIDs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Dict, Iterator, List
 
 import pytest
 
+from tests.support.ci import missing
 from tests.support.policy import policy_offenders
 from tests.support.proc import ARBITRARY_UID, as_uid, run
 
@@ -172,7 +173,7 @@ def test_arbitrary_uid_gets_a_name_for_whoami(
     venv: Path, shared_dir: Path, system_python: str, environ: Dict[str, str]
 ) -> None:
     if not any(Path(d, "libnss_wrapper.so").exists() for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib")):
-        pytest.skip("libnss_wrapper.so is not installed (Debian: libnss-wrapper)")
+        missing("libnss_wrapper.so is not installed (Debian: libnss-wrapper)")
     user_env = {**environ, "HOME": "/", "PYENVBOOT_HOME": str(shared_dir / "home"), "PYENVBOOT_USER": "appuser"}
     proc = run(
         as_uid(ARBITRARY_UID)

@@ -1,4 +1,4 @@
-"""Creating the venv on every base: a pip wheel, else virtualenv, else one clear message (issue 4).
+"""Creating the venv on every base: a pip wheel, else virtualenv, else one clear message.
 
 A base without ensurepip wheels (Debian or Ubuntu without python3-venv) is made
 for real: the tests run init in a private mount namespace in which Debian's
@@ -28,6 +28,7 @@ from tests.integration._checkhelpers import (  # noqa: F401  (fixtures)
     site_packages,
     unshare_works,
 )
+from tests.support.ci import missing
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +46,7 @@ def bundled(python: str) -> str:
 def no_wheels(shared_dir: Path, system_python: str) -> List[str]:
     """A command prefix under which no pip wheel is left: Debian's and ensurepip's are empty directories."""
     if not unshare_works():
-        pytest.skip("needs root and a private mount namespace (unshare -m)")
+        missing("needs root and a private mount namespace (unshare -m)")
     empty = shared_dir / "empty"
     empty.mkdir()
     return hiding([DEBIAN_WHEELS, bundled(sys.executable), bundled(system_python)], empty)
@@ -55,7 +56,7 @@ def no_wheels(shared_dir: Path, system_python: str) -> List[str]:
 def with_virtualenv() -> str:
     """An interpreter with the virtualenv module: the one running the tests."""
     if not has_module(sys.executable, "virtualenv"):
-        pytest.skip("virtualenv is not installed for %s (it is in tests/requirements.txt)" % sys.executable)
+        missing("virtualenv is not installed for %s (it is in tests/requirements.txt)" % sys.executable)
     return sys.executable
 
 
@@ -112,7 +113,7 @@ def test_auto_seeds_from_a_wheel_without_running_pip_when_there_is_one(
     shared_dir: Path, readable_source: Path, env: Dict[str, str], with_virtualenv: str
 ) -> None:
     if not list(Path(DEBIAN_WHEELS).glob("pip-*.whl")) and not list(Path(bundled(with_virtualenv)).glob("pip-*")):
-        pytest.skip("no pip wheel for %s" % with_virtualenv)
+        missing("no pip wheel for %s (Debian: python3-pip-whl)" % with_virtualenv)
     venv = shared_dir / "venv"
     proc = run(
         pyenvboot(readable_source) + ["init", "--venv", str(venv), "--no-home", "--python", with_virtualenv], env
@@ -126,7 +127,7 @@ def test_no_pip_anywhere_is_one_message_naming_the_remedies_and_nothing_is_left(
     shared_dir: Path, readable_source: Path, system_python: str, env: Dict[str, str], no_wheels: List[str]
 ) -> None:
     if has_module(system_python, "virtualenv"):
-        pytest.skip("%s has virtualenv" % system_python)
+        missing("%s without virtualenv (Debian: apt-get remove python3-virtualenv)" % system_python)
     venv = shared_dir / "new" / "venv"
     proc = run(no_wheels + pyenvboot(readable_source, system_python) + ["init", "--venv", str(venv), "--no-home"], env)
     assert proc.returncode == 8
@@ -156,7 +157,7 @@ def test_an_explicit_creator_that_cannot_work_says_so(
     message: str,
 ) -> None:
     if has_module(system_python, "virtualenv"):
-        pytest.skip("%s has virtualenv" % system_python)
+        missing("%s without virtualenv (Debian: apt-get remove python3-virtualenv)" % system_python)
     venv = shared_dir / "venv"
     cmd = pyenvboot(readable_source, system_python) + ["init", "--venv", str(venv), "--no-home", "--creator", creator]
     proc = run(no_wheels + cmd, env)
@@ -176,7 +177,7 @@ def test_a_pip_wheel_the_user_points_at(
 ) -> None:
     wheels = sorted(Path(DEBIAN_WHEELS).glob("pip-*.whl"))
     if not wheels:
-        pytest.skip("no pip wheel in %s to copy" % DEBIAN_WHEELS)
+        missing("no pip wheel in %s to copy (Debian: python3-pip-whl)" % DEBIAN_WHEELS)
     house = shared_dir / "wheelhouse"
     house.mkdir()
     shutil.copy(wheels[-1], house)

@@ -1,4 +1,4 @@
-"""Create, use and check venvs on every supported base: pyenv's 3.8 to 3.13 and Debian's python3 (issue 4).
+"""Create, use and check venvs on every supported base: pyenv's 3.8 to 3.13 and Debian's python3.
 
 pyenvboot itself runs on each base (``init`` and ``pip``, the latter verifying
 through the venv's pip's copy of packaging when the base has none); ``check``
@@ -14,6 +14,7 @@ from typing import Dict, List
 import pytest
 
 from tests.integration._checkhelpers import MINORS, env_fixture, problems, pyenv_python, pyenvboot, run  # noqa: F401
+from tests.support.ci import missing
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ def base_python(kind: str, minor: str, system_python: str) -> str:
         return system_python
     python = pyenv_python(minor)
     if python is None:
-        pytest.skip("no pyenv Python %s on this machine (pyenv install %s)" % (minor, minor))
+        missing("no pyenv Python %s on this machine (pyenv install %s)" % (minor, minor))
     return python
 
 

@@ -1,4 +1,4 @@
-"""``init`` brings a venv back after its base Python changed under it (issue 4).
+"""``init`` brings a venv back after its base Python changed under it.
 
 The changes are made as they happen: the directory the base lives in is swapped
 for another Python (a release upgrade behind ``/usr/bin/python3``, or a pyenv
@@ -20,6 +20,7 @@ from tests.integration._checkhelpers import (  # noqa: F401  (fixtures)
     pyenvboot,
     run,
 )
+from tests.support.ci import missing
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +53,7 @@ def test_minor_upgrade_behind_the_same_path_moves_what_still_fits(
 ) -> None:
     old_python, new_python = pyenv_python("3.11"), pyenv_python("3.12")
     if old_python is None or new_python is None:
-        pytest.skip("needs pyenv Pythons 3.11 and 3.12")
+        missing("needs pyenv Pythons 3.11 and 3.12 (pyenv install 3.11 3.12)")
     old_root, new_root = Path(old_python).parent.parent, Path(new_python).parent.parent
     base = shared_dir / "python"  # what /usr is to /usr/bin/python3: a release upgrade swaps what is behind it
     base.symlink_to(old_root)
@@ -144,7 +145,7 @@ def test_another_minor_next_to_a_working_base_is_refused(
 ) -> None:
     other = next((p for p in (pyenv_python(m) for m in ("3.12", "3.10", "3.13", "3.9")) if p), None)
     if other is None:
-        pytest.skip("needs a pyenv Python of another minor version than %s" % system_python)
+        missing("needs a pyenv Python of another minor version than %s (pyenv install 3.12)" % system_python)
     venv = shared_dir / "venv"
     init(readable_source, venv, env, python=system_python)
     pip_install(readable_source, venv, env, "-f", str(wheelhouse), "demo==1.0")

@@ -1,4 +1,4 @@
-"""The venv's launcher: its sh fast path for ``exec`` behaves exactly like the Python one (issue 5)."""
+"""The venv's launcher: its sh fast path for ``exec`` behaves exactly like the Python one."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Shells that bypass the entrypoint still get the venv (issue 2, point 4)."""
+"""Shells that bypass the entrypoint still get the venv."""
 
 from __future__ import annotations
 

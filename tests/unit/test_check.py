@@ -1,4 +1,4 @@
-"""The pure parts of ``pyenvboot check`` and of the pip verification (issue 4)."""
+"""The pure parts of ``pyenvboot check`` and of the pip verification."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Argument parsing: the hand-written exec parser and the one-line usage errors (issue 2)."""
+"""Argument parsing: the hand-written exec parser and the one-line usage errors."""
 
 from __future__ import annotations
 

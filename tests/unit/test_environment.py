@@ -1,4 +1,4 @@
-"""The activation environment as pure functions (issue 2, point 2)."""
+"""The activation environment as pure functions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""User names and passwd lines for arbitrary UIDs (issue 2, point 5)."""
+"""User names and passwd lines for arbitrary UIDs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The permission policy as a pure function of a mode (issue 2, permission policy)."""
+"""The permission policy as a pure function of a mode."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Requirement files and their evaluation with packaging (issue 4): pure logic on files in tmp dirs."""
+"""Requirement files and their evaluation with packaging: pure logic on files in tmp dirs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading installed distributions from their metadata files, and judging their ABI (issue 4)."""
+"""Reading installed distributions from their metadata files, and judging their ABI."""
 
 from __future__ import annotations
 
