@@ -35,8 +35,7 @@ DEBIAN_WHEELS = "/usr/share/python-wheels"
 FAULT_VAR = "PYENVBOOT_KILL_AT"
 
 # Run by the target interpreter: facts about it, and (given a bin directory) the
-# stdlib activate scripts rendered for the final venv path by its own venv module,
-# and (given a lib directory) pyenvboot's runtime copy byte-compiled for it.
+# stdlib activate scripts rendered for the final venv path by its own venv module.
 PROBE = r"""
 import json, os, sys, sysconfig
 final = sys.argv[1]
@@ -64,7 +63,7 @@ out["pip_wheels"] = wheels
 out["has_ensurepip"] = spec is not None
 out["has_virtualenv"] = importlib.util.find_spec("virtualenv") is not None
 out["scripts"] = False
-if len(sys.argv) > 3:
+if len(sys.argv) > 2:
     try:
         import types, venv
     except ImportError:
@@ -79,11 +78,26 @@ if len(sys.argv) > 3:
             cfg_path=os.path.join(final, "pyvenv.cfg"), env_exec_cmd=os.path.join(final, "bin", "python"))
         venv.EnvBuilder(prompt=prompt).setup_scripts(ctx)
         out["scripts"] = True
-if len(sys.argv) > 4:
-    import compileall
-    # Only what the exec path runs; packaging (for check) compiles on first use.
-    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1)
 print(json.dumps(out))
+"""
+
+# Run by the target interpreter once everything is seeded: byte-compile what init put
+# in the venv, so that no later process (a root ``pip list`` at umask 022 above all)
+# writes a __pycache__ there. argv: final venv, the tree it is built in, then paths
+# relative to it. Each path is compiled as the final venv's, so the code objects name
+# the files where they will live (``ddir``); directories with one worker per CPU,
+# because compiling pip's ~500 modules is most of init's time.
+COMPILE = r"""
+import compileall, os, sys
+final, root = sys.argv[1], sys.argv[2]
+ok = True
+for rel in sys.argv[3:]:
+    path, dest = os.path.join(root, rel), os.path.join(final, rel)
+    if os.path.isdir(path):
+        ok &= bool(compileall.compile_dir(path, maxlevels=100, ddir=dest, quiet=1, workers=0))
+    elif os.path.isfile(path):
+        ok &= bool(compileall.compile_file(path, ddir=os.path.dirname(dest), quiet=1))
+sys.exit(0 if ok else 1)
 """
 
 
@@ -192,6 +206,8 @@ class VenvBuilder:
             self.link_interpreter(staging, info)
             if self.with_pip:
                 self.install_pip(staging, info)
+            self.write_guard(staging, info)
+            self.compile_bytecode(staging, info)
             self.write_scripts(staging)
             self.apply_permissions(staging)
             self.publish(staging)
@@ -216,6 +232,8 @@ class VenvBuilder:
             if self.with_pip and not self.has_pip(self.venv, info):
                 self.install_pip(self.venv, info)
                 result.actions.append("installed pip")
+            self.write_guard(self.venv, info)
+            self.compile_bytecode(self.venv, info)
             self.write_scripts(self.venv)
             report = self.apply_permissions(self.venv)
         except BaseException as exc:
@@ -254,10 +272,9 @@ class VenvBuilder:
 
     def probe(self, target_dir: str, render: bool = True) -> Interpreter:
         """Ask the base interpreter about itself; render the stdlib activate scripts into ``target_dir``."""
-        lib = os.path.join(target_dir, LIB_RELPATH)
         argv = [self.python, "-I", "-c", PROBE, self.venv]
         if render:
-            argv += [self.scripts_dir(target_dir), self.prompt, lib]
+            argv += [self.scripts_dir(target_dir), self.prompt]
         try:
             proc = subprocess.run(argv, capture_output=True, check=False)
         except OSError as exc:
@@ -425,6 +442,39 @@ class VenvBuilder:
             remove_path(old)
         remove_path(scratch)
 
+    def write_guard(self, root: str, info: Interpreter) -> None:
+        """The start-up guard in site-packages: group-writable umask, SIGTERM for PID 1 (see guard.py)."""
+        from pyenvboot.guard import write_guard
+
+        write_guard(self.relocate(info.purelib, root))
+
+    def seeded_code(self, info: Interpreter) -> List[str]:
+        """What init put in the venv that Python may import, relative to the venv: compiled by init."""
+        from pyenvboot.guard import PID1_MODULE
+        from pyenvboot.launcher import PACKAGES
+
+        site = os.path.relpath(info.purelib, self.venv)
+        paths = [os.path.join(LIB_RELPATH, name) for name in PACKAGES]
+        paths.append(os.path.join(site, PID1_MODULE + ".py"))
+        if self.with_pip:
+            paths.append(os.path.join(site, "pip"))
+        return paths
+
+    def compile_bytecode(self, root: str, info: Interpreter) -> None:
+        """Byte-compile everything seeded, in one run of the base interpreter (see COMPILE).
+
+        Up-to-date byte code is left alone, so an update of a compiled venv costs a
+        stat per module; a pip that another run upgraded is compiled as it stands.
+        """
+        argv = [self.python, "-I", "-c", COMPILE, self.venv, root] + self.seeded_code(info)
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+            raise CreateError(
+                "cannot byte-compile what init seeded into %s (%s); free space or fix the files and run init again"
+                % (self.venv, lines[-1] if lines else "exit status %d" % proc.returncode)
+            )
+
     def write_scripts(self, root: str) -> None:
         """The launcher and the shell hook (BASH_ENV, ENV, PROMPT_COMMAND).
 
@@ -479,6 +529,7 @@ class VenvBuilder:
         patterns = [
             os.path.join(root, TMP_PREFIX + "*"),
             os.path.join(root, "lib", "python*", TMP_PREFIX + "*"),
+            os.path.join(root, "lib", "python*", "site-packages", "*" + TMP_PREFIX + "tmp*"),
             os.path.join(root, "*" + TMP_PREFIX + "tmp*"),
             os.path.join(root, "bin", "*" + TMP_PREFIX + "tmp*"),
             os.path.join(root, "share", "pyenvboot", "*" + TMP_PREFIX + "tmp*"),
