@@ -37,10 +37,7 @@ PID1_MODULE = "_pyenvboot_pid1"
 
 # One line: site.addpackage exec()s it; a non-import line would be read as a path.
 # Setting a umask is the only way Python reads it; nothing runs between the two calls.
-PTH_LINE = (
-    "import os; os.umask(os.umask(0o777) & ~0o020); "
-    "os.getpid() != 1 or __import__(%r)" % PID1_MODULE
-)
+PTH_LINE = "import os; os.umask(os.umask(0o777) & ~0o020); os.getpid() != 1 or __import__(%r)" % PID1_MODULE
 
 PTH_TEXT = (
     "# pyenvboot: every process of this venv's python writes group-writable files, and as PID 1 stops on\n"
