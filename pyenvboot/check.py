@@ -509,6 +509,16 @@ def check_permissions(venv: str, gid: int) -> List[Problem]:
                 "pyenvboot fix-permissions --group %d %s" % (gid, quote(venv)),
             )
         )
+    if report.special:
+        more = " and %d more" % (len(report.special) - SHOW) if len(report.special) > SHOW else ""
+        problems.append(
+            Problem(
+                "permissions",
+                "%d device node(s), FIFO(s) or socket(s) outside the policy, which pyenvboot never makes"
+                " group-writable: %s%s" % (len(report.special), ", ".join(report.special[:SHOW]), more),
+                "remove them from the venv (they do not belong in it), or give them the mode you mean with chmod",
+            )
+        )
     for line in report.skipped[:SHOW]:
         problems.append(
             Problem(

@@ -147,6 +147,7 @@ class VenvBuilder:
         if not venv.startswith("/"):
             raise VenvError("venv path %r is relative; use an absolute path" % venv)
         self.venv = venv.rstrip("/") or "/"
+        self.location = self.venv  # the directory itself, when the venv path is a symlink (resolve_location)
         self.python = python or sys.executable
         self.gid = gid
         self.with_pip = with_pip
@@ -168,7 +169,8 @@ class VenvBuilder:
     def create(self) -> Result:
         """Make the venv exist, isolated, with pip, hooks and the permission policy."""
         result = Result(self.venv)
-        parent = os.path.dirname(self.venv)
+        self.location = self.resolve_location(result)
+        parent = os.path.dirname(self.location)
         missing: List[str] = []  # parents we create, removed again if init fails (issue 6: nothing left behind)
         path = parent
         while not os.path.lexists(path):
@@ -178,7 +180,7 @@ class VenvBuilder:
         try:
             with locked(parent, "creating " + self.venv):
                 self.remove_stale_staging(parent)
-                if os.path.lexists(self.venv) and not self.empty_target():
+                if os.path.lexists(self.location) and not self.empty_target():
                     self.check_existing()
                     with locked(self.venv, "updating it"):
                         self.update(result)
@@ -194,8 +196,8 @@ class VenvBuilder:
         return result
 
     def build_new(self, result: Result) -> None:
-        name = "." + os.path.basename(self.venv) + STAGING_MARK + str(os.getpid())
-        staging = os.path.join(os.path.dirname(self.venv), name)
+        name = "." + os.path.basename(self.location) + STAGING_MARK + str(os.getpid())
+        staging = os.path.join(os.path.dirname(self.location), name)
         try:
             os.mkdir(staging)
             self.ensure_directories(staging)
@@ -255,15 +257,33 @@ class VenvBuilder:
                 % (self.venv, parent, os.getuid())
             )
 
+    def resolve_location(self, result: Result) -> str:
+        """Where the venv's files go: the venv path, or the directory a symlink there points to.
+
+        Every path written into the venv (pyvenv.cfg, scripts, the hook) still names
+        the venv path; only the directory that is created or renamed into place is
+        the symlink's target, so the symlink is kept.
+        """
+        if not os.path.islink(self.venv):
+            return self.venv
+        target = os.path.realpath(self.venv)
+        if not os.path.isdir(target):
+            raise VenvError(
+                "%s is a symlink to %s, which %s; point it at a directory, or pass --venv the venv's own directory"
+                % (self.venv, target, "is not a directory" if os.path.lexists(target) else "does not exist")
+            )
+        result.actions.append("%s is a symlink: the venv's files are in %s" % (self.venv, target))
+        return target
+
     def remove_stale_staging(self, parent: str) -> None:
         """Left by an ``init`` that was killed; we hold the parent lock, so none is live."""
-        prefix = "." + os.path.basename(self.venv) + STAGING_MARK
+        prefix = "." + os.path.basename(self.location) + STAGING_MARK
         for name in os.listdir(parent):
             if name.startswith(prefix):
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
     def check_existing(self) -> None:
-        if os.path.islink(self.venv) or not os.path.isdir(self.venv):
+        if os.path.islink(self.location) or not os.path.isdir(self.location):
             raise VenvError("%s exists and is not a directory; remove it or choose another --venv" % self.venv)
         if read_cfg(self.venv) is None and os.listdir(self.venv):
             raise VenvError(
@@ -485,7 +505,7 @@ class VenvBuilder:
         write_atomic(path, render_hook(self.venv, self.prompt, [os.path.join(self.venv, "bin", "pyenvboot")]))
 
     def apply_permissions(self, root: str) -> int:
-        report = fix_tree(root, self.gid)
+        report = fix_tree(self.location if root == self.venv else root, self.gid)
         if report.skipped:
             raise PermissionPolicyError(
                 "cannot apply the permission policy to %s: %s" % (self.venv, report.skipped[0])
@@ -498,17 +518,17 @@ class VenvBuilder:
         """An empty directory (not a mount point) at the venv path: built anew and renamed over."""
         try:
             return (
-                os.path.isdir(self.venv)
-                and not os.path.islink(self.venv)
-                and not os.path.ismount(self.venv)
-                and not os.listdir(self.venv)
+                os.path.isdir(self.location)
+                and not os.path.islink(self.location)
+                and not os.path.ismount(self.location)
+                and not os.listdir(self.location)
             )
         except OSError:
             return False
 
     def publish(self, staging: str) -> None:
         """The one step that makes a new venv appear, complete: a rename (over an empty directory too)."""
-        os.rename(staging, self.venv)
+        os.rename(staging, self.location)
 
     def prepare_update(self) -> None:
         """Without --python, keep the venv's own base while it exists; clear a killed run's scratch files."""
