@@ -84,19 +84,27 @@ print(json.dumps(out))
 # Run by the target interpreter once everything is seeded: byte-compile what init put
 # in the venv, so that no later process (a root ``pip list`` at umask 022 above all)
 # writes a __pycache__ there. argv: final venv, the tree it is built in, then paths
-# relative to it. Each path is compiled as the final venv's, so the code objects name
-# the files where they will live (``ddir``); directories with one worker per CPU,
-# because compiling pip's ~500 modules is most of init's time.
+# relative to it, each prefixed "t:" or "u:". Each path is compiled as the final
+# venv's, so the code objects name the files where they will live (``ddir``);
+# directories with one worker per CPU, because compiling pip's ~500 modules is most
+# of init's time. "t:" is the usual timestamp-checked byte code (pip: a pip upgrade
+# replaces sources and byte code together). "u:" is PEP 552's unchecked-hash byte
+# code, for pyenvboot's runtime copy: only init replaces it (and compiles it again),
+# and a COPY into another image stage that does not keep mtimes must not make every
+# run of the launcher (``python -I -S``, so without the guard) write byte code at
+# the caller's umask. It also spares the launcher a stat per module.
 COMPILE = r"""
-import compileall, os, sys
+import compileall, os, py_compile, sys
 final, root = sys.argv[1], sys.argv[2]
 ok = True
-for rel in sys.argv[3:]:
+for arg in sys.argv[3:]:
+    kind, rel = arg.split(":", 1)
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH if kind == "u" else None
     path, dest = os.path.join(root, rel), os.path.join(final, rel)
     if os.path.isdir(path):
-        ok &= bool(compileall.compile_dir(path, maxlevels=100, ddir=dest, quiet=1, workers=0))
+        ok &= bool(compileall.compile_dir(path, maxlevels=100, ddir=dest, quiet=1, workers=0, invalidation_mode=mode))
     elif os.path.isfile(path):
-        ok &= bool(compileall.compile_file(path, ddir=os.path.dirname(dest), quiet=1))
+        ok &= bool(compileall.compile_file(path, ddir=os.path.dirname(dest), quiet=1, invalidation_mode=mode))
 sys.exit(0 if ok else 1)
 """
 
@@ -469,15 +477,15 @@ class VenvBuilder:
         write_guard(self.relocate(info.purelib, root))
 
     def seeded_code(self, info: Interpreter) -> List[str]:
-        """What init put in the venv that Python may import, relative to the venv: compiled by init."""
+        """What init put in the venv that Python may import, relative to the venv, as COMPILE takes it."""
         from pyenvboot.guard import PID1_MODULE
         from pyenvboot.launcher import PACKAGES
 
         site = os.path.relpath(info.purelib, self.venv)
-        paths = [os.path.join(LIB_RELPATH, name) for name in PACKAGES]
-        paths.append(os.path.join(site, PID1_MODULE + ".py"))
+        paths = ["u:" + os.path.join(LIB_RELPATH, name) for name in PACKAGES]
+        paths.append("t:" + os.path.join(site, PID1_MODULE + ".py"))
         if self.with_pip:
-            paths.append(os.path.join(site, "pip"))
+            paths.append("t:" + os.path.join(site, "pip"))
         return paths
 
     def compile_bytecode(self, root: str, info: Interpreter) -> None:

@@ -111,3 +111,16 @@ def test_init_on_a_symlink_to_no_directory_says_why_in_one_line(
         in line
     )
     assert link.is_symlink() and (what == "file") == target.exists()
+
+
+def test_a_venv_without_its_base_python_says_so_in_one_line(
+    shared_dir: Path, system_python: str, environ: Dict[str, str]
+) -> None:
+    """As after ``COPY --from=builder /opt/venv /opt/venv`` into a stage without the builder's Python."""
+    venv = shared_dir / "venv"
+    assert run(pyenvboot_cmd(system_python) + ["init", "--venv", str(venv), "--no-home"], environ).returncode == 0
+    (venv / "bin/python").unlink()
+    (venv / "bin/python").symlink_to("/nonexistent/bin/python3")
+    proc = run([str(venv / "bin/pyenvboot"), "check"], {**environ, "PYENVBOOT_VENV": str(venv)})
+    assert proc.returncode == 3
+    assert error_line(proc).startswith("error: /nonexistent/bin/python3 does not exist: %s was made for" % venv)
