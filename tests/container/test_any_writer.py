@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, as_user, run_image, running, value, wait_for_output
+from tests.container.containers import arbitrary_uid, as_user, run_script_as, running, value, wait_for_output
 from tests.container.test_derived_builds import POLICY_CHECK
 from tests.container.wheelcache import WheelCacheError, fetch
 from tests.support.wheels import build_wheel
@@ -75,18 +75,7 @@ def test_root_pip_list_in_a_build_then_an_arbitrary_uid_upgrades_pip(
         "pip install -q --upgrade pip && pip --version && python -m pip --version"
         f" && echo \"leftovers=$(ls -a {SITE_PACKAGES} | grep '^~' | tr '\\n' ' ')\"; {POLICY_CHECK}"
     )
-    result = run_image(
-        podman,
-        image,
-        "sh",
-        "-c",
-        script,
-        options=[*as_user(arbitrary_uid()), "--env", f"PIP_INDEX_URL={index.url}"],
-        network="host",
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = run_script_as(podman, image, script, arbitrary_uid(), index.url)
     versions = [line.split()[1] for line in result.stdout.splitlines() if line.startswith("pip ")]
     assert versions == [NEWER_PIP, NEWER_PIP], result.stdout
     assert value("leftovers", result.stdout) == ""
@@ -180,18 +169,7 @@ def test_multi_stage_copy_into_a_stage_from_the_base_keeps_the_policy(
         "set -e; pyenvboot check; pip install -q --upgrade demo;"
         " python -c 'import demo; print(\"demo=\" + demo.__version__)'; " + POLICY_CHECK
     )
-    result = run_image(
-        podman,
-        image,
-        "sh",
-        "-c",
-        script,
-        options=[*as_user(arbitrary_uid()), "--env", f"PIP_INDEX_URL={index.url}"],
-        network="host",
-        check=False,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
+    result = run_script_as(podman, image, script, arbitrary_uid(), index.url)
     assert "is healthy" in result.stdout
     assert value("demo", result.stdout) == "2.0"
     assert value("policy_violations", result.stdout) == "none"
