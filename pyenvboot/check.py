@@ -24,6 +24,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 from pyenvboot.dists import Distribution, read_distributions
 from pyenvboot.environment import venv_path
 from pyenvboot.errors import EXIT_FAILURE, VenvError
+from pyenvboot.guard import PTH_NAME as GUARD_PTH
 from pyenvboot.permissions import resolve_group, scan_tree
 from pyenvboot.venvcfg import read_cfg
 from pyenvboot.venvfacts import VenvFacts, inside, probe_venv, venv_site_dirs
@@ -207,7 +208,7 @@ def pth_files(site_dirs: Sequence[str]) -> Tuple[Dict[str, str], List[str]]:
                 if not line or line.startswith("#"):
                     continue
                 if line.startswith(("import ", "import\t")):
-                    if pth not in imports:
+                    if pth not in imports and name != GUARD_PTH:  # the guard adds no path
                         imports.append(pth)
                     continue
                 adds.setdefault(os.path.realpath(os.path.join(site, line)), pth)
