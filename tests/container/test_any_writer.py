@@ -18,11 +18,19 @@ import shutil
 import tarfile
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, as_user, run_script_as, running, value, wait_for_output
+from tests.container.containers import (
+    arbitrary_uid,
+    as_user,
+    run_image,
+    run_script_as,
+    running,
+    value,
+    wait_for_output,
+)
 from tests.container.test_derived_builds import POLICY_CHECK
 from tests.container.wheelcache import WheelCacheError, fetch
 from tests.support.wheels import build_wheel
@@ -173,3 +181,23 @@ def test_multi_stage_copy_into_a_stage_from_the_base_keeps_the_policy(
     assert "is healthy" in result.stdout
     assert value("demo", result.stdout) == "2.0"
     assert value("policy_violations", result.stdout) == "none"
+
+
+def test_multi_stage_copy_into_a_stage_not_built_on_the_base_is_reported_by_check(
+    podman: Podman, images: Images, base_images: Mapping[str, str]
+) -> None:
+    """A final stage FROM plain Debian: COPY makes /opt/venv itself 0755, and check says so."""
+    dockerfile = (
+        "ARG BASE\nARG OTHER\nFROM ${BASE} AS builder\nARG PIP_INDEX_URL\nRUN pyenvboot pip install demo==1.0\n"
+        "FROM ${OTHER}\nCOPY --from=builder /opt/venv /opt/venv\n"
+    )
+    image = images.builder.build(
+        "multi-stage-foreign",
+        {"Dockerfile": dockerfile},
+        bases={"BASE": images.example("debian12"), "OTHER": base_images["debian12"]},
+        uses_index=True,
+    )
+    result = run_image(podman, image, "/opt/venv/bin/pyenvboot", "check", "--venv", "/opt/venv", check=False)
+    assert result.returncode == 1, f"{result.stdout}\n{result.stderr}"
+    broken = [line for line in result.stdout.splitlines() if line.startswith("permissions: ")]
+    assert len(broken) == 1 and "breaks the policy" in broken[0] and " /opt/venv" in broken[0], result.stdout
