@@ -33,6 +33,8 @@ NEW_STAGES = [
     "after:write_config",
     "after:link_interpreter",
     "after:install_pip",
+    "after:write_guard",
+    "after:compile_bytecode",
     "after:write_scripts",
     "after:apply_permissions",
     "before:publish",
@@ -47,6 +49,8 @@ UPDATE_STAGES = [
     "after:write_config",
     "after:link_interpreter",
     "after:install_pip",
+    "after:write_guard",
+    "after:compile_bytecode",
     "after:write_scripts",
     "after:apply_permissions",
 ]
