@@ -2,13 +2,14 @@
 
 - a root ``RUN pip list`` (``python -m pip check``, ``pip freeze``) in a derived build, then an
   arbitrary UID upgrades pip itself;
-- ``pyenvboot check`` as root at the runtime's default umask 022 (``podman exec``) on a fresh venv;
-- a plain ``podman exec CTR pip install X`` by one nameless UID, then another upgrades and uninstalls X;
+- ``pyenvboot check`` as root at the runtime's default umask 022 (``exec`` into the container) on a fresh venv;
+- a plain ``docker exec CTR pip install X`` by one nameless UID, then another upgrades and uninstalls X;
 - the first ``pyenvboot pip install`` of a derived build adds none of pip's byte code to its layer;
-- a plain Python app as PID 1 (no signal handling) stops promptly on ``podman stop``, with 143;
+- a plain Python app as PID 1 (no signal handling) stops promptly on ``docker stop``, with 143;
 - multi-stage: ``COPY --from=builder /opt/venv /opt/venv`` into a stage FROM the base keeps the policy.
 
-Every engine command goes through the ``podman`` fixture and the helpers of ``containers.py``.
+Every engine command goes through the engine fixture and the helpers of ``containers.py`` (``save``
+writes a docker-archive on both engines, and the other commands take the same options on both).
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def test_plain_exec_pip_install_by_one_uid_is_upgraded_and_uninstalled_by_anothe
 def top_layer_members(podman: Podman, image: str, scratch: Path) -> list[str]:
     """Paths in the image's last layer (what its last build step added), from ``save``'s docker-archive."""
     archive = scratch / "image.tar"
-    podman("save", "--format", "docker-archive", "-o", str(archive), image, check=True, timeout=300)
+    podman("save", "-o", str(archive), image, check=True, timeout=300)
     with tarfile.open(archive) as outer:
         manifest = json.load(outer.extractfile("manifest.json"))  # type: ignore[arg-type]
         layer = outer.extractfile(manifest[0]["Layers"][-1])
