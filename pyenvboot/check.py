@@ -25,6 +25,7 @@ from pyenvboot import permissions
 from pyenvboot.dists import Distribution, read_distributions
 from pyenvboot.environment import venv_path
 from pyenvboot.errors import EXIT_FAILURE, VenvError
+from pyenvboot.guard import PTH_NAME as GUARD_PTH
 from pyenvboot.permissions import resolve_group
 from pyenvboot.venvcfg import read_cfg
 from pyenvboot.venvfacts import VenvFacts, inside, probe_venv, venv_site_dirs
@@ -208,7 +209,7 @@ def pth_files(site_dirs: Sequence[str]) -> Tuple[Dict[str, str], List[str]]:
                 if not line or line.startswith("#"):
                     continue
                 if line.startswith(("import ", "import\t")):
-                    if pth not in imports:
+                    if pth not in imports and name != GUARD_PTH:  # the guard adds no path
                         imports.append(pth)
                     continue
                 adds.setdefault(os.path.realpath(os.path.join(site, line)), pth)
@@ -562,6 +563,16 @@ def check_permissions(venv: str, gid: int) -> List[Problem]:
         problems.append(Problem("permissions", offenders_message(mine, gid, ""), fix))
     for uid, paths in sorted(others.items()):
         problems.append(Problem("permissions", offenders_message(paths, gid, " owned by uid %d" % uid), root_fix(fix)))
+    if report.special:
+        more = " and %d more" % (len(report.special) - SHOW) if len(report.special) > SHOW else ""
+        problems.append(
+            Problem(
+                "permissions",
+                "%d device node(s), FIFO(s) or socket(s) outside the policy, which pyenvboot never makes"
+                " group-writable: %s%s" % (len(report.special), ", ".join(report.special[:SHOW]), more),
+                "remove them from the venv (they do not belong in it), or give them the mode you mean with chmod",
+            )
+        )
     for line in report.skipped[:SHOW]:
         problems.append(Problem("permissions", "cannot examine " + line, fix if euid == 0 else root_fix(fix)))
     return problems

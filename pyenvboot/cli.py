@@ -315,6 +315,8 @@ def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:
     for path in ns.paths:
         report = fix_tree(path, gid)
         print("%s: %d entries, %d changed" % (path, report.scanned, report.changed))
+        for line in report.special:
+            print("pyenvboot: left alone %s (never made group-writable)" % line, file=sys.stderr)
         for line in report.skipped:
             print("pyenvboot: skipped " + line, file=sys.stderr)
         if report.skipped:

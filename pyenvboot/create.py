@@ -35,8 +35,7 @@ DEBIAN_WHEELS = "/usr/share/python-wheels"
 FAULT_VAR = "PYENVBOOT_KILL_AT"
 
 # Run by the target interpreter: facts about it, and (given a bin directory) the
-# stdlib activate scripts rendered for the final venv path by its own venv module,
-# and (given a lib directory) pyenvboot's runtime copy byte-compiled for it.
+# stdlib activate scripts rendered for the final venv path by its own venv module.
 PROBE = r"""
 import json, os, sys, sysconfig
 final = sys.argv[1]
@@ -64,7 +63,7 @@ out["pip_wheels"] = wheels
 out["has_ensurepip"] = spec is not None
 out["has_virtualenv"] = importlib.util.find_spec("virtualenv") is not None
 out["scripts"] = False
-if len(sys.argv) > 3:
+if len(sys.argv) > 2:
     try:
         import types, venv
     except ImportError:
@@ -79,16 +78,34 @@ if len(sys.argv) > 3:
             cfg_path=os.path.join(final, "pyvenv.cfg"), env_exec_cmd=os.path.join(final, "bin", "python"))
         venv.EnvBuilder(prompt=prompt).setup_scripts(ctx)
         out["scripts"] = True
-if len(sys.argv) > 4:
-    import compileall, py_compile
-    # Only what the exec path runs; packaging (for check) compiles on first use. Unchecked-hash pycs
-    # (PEP 552): a multi-stage COPY may round the sources' mtimes (buildah does), which would make
-    # timestamp pycs stale, rewritten on every start (before exec sets umask 002, so not group-writable).
-    # init replaces the sources and recompiles together, so the hash never needs checking.
-    mode = getattr(py_compile, "PycInvalidationMode", None)  # 3.7+; an older Python is refused after the probe
-    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1,
-        **({"invalidation_mode": mode.UNCHECKED_HASH} if mode else {}))
 print(json.dumps(out))
+"""
+
+# Run by the target interpreter once everything is seeded: byte-compile what init put
+# in the venv, so that no later process (a root ``pip list`` at umask 022 above all)
+# writes a __pycache__ there. argv: final venv, the tree it is built in, then paths
+# relative to it, each prefixed "t:" or "u:". Each path is compiled as the final
+# venv's, so the code objects name the files where they will live (``ddir``);
+# directories with one worker per CPU, because compiling pip's ~500 modules is most
+# of init's time. "t:" is the usual timestamp-checked byte code (pip: a pip upgrade
+# replaces sources and byte code together). "u:" is PEP 552's unchecked-hash byte
+# code, for pyenvboot's runtime copy: only init replaces it (and compiles it again),
+# and a COPY into another image stage that does not keep mtimes must not make every
+# run of the launcher (``python -I -S``, so without the guard) write byte code at
+# the caller's umask. It also spares the launcher a stat per module.
+COMPILE = r"""
+import compileall, os, py_compile, sys
+final, root = sys.argv[1], sys.argv[2]
+ok = True
+for arg in sys.argv[3:]:
+    kind, rel = arg.split(":", 1)
+    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH if kind == "u" else None
+    path, dest = os.path.join(root, rel), os.path.join(final, rel)
+    if os.path.isdir(path):
+        ok &= bool(compileall.compile_dir(path, maxlevels=100, ddir=dest, quiet=1, workers=0, invalidation_mode=mode))
+    elif os.path.isfile(path):
+        ok &= bool(compileall.compile_file(path, ddir=os.path.dirname(dest), quiet=1, invalidation_mode=mode))
+sys.exit(0 if ok else 1)
 """
 
 
@@ -139,6 +156,7 @@ class VenvBuilder:
         if not venv.startswith("/"):
             raise VenvError("venv path %r is relative; use an absolute path" % venv)
         self.venv = venv.rstrip("/") or "/"
+        self.location = self.venv  # the directory itself, when the venv path is a symlink (resolve_location)
         self.python = python or sys.executable
         self.gid = gid
         self.with_pip = with_pip
@@ -166,7 +184,8 @@ class VenvBuilder:
     def create(self) -> Result:
         """Make the venv exist, isolated, with pip, hooks and the permission policy."""
         result = Result(self.venv)
-        parent = os.path.dirname(self.venv)
+        self.location = self.resolve_location(result)
+        parent = os.path.dirname(self.location)
         missing: List[str] = []  # parents we create, removed again if init fails: nothing left behind
         path = parent
         while not os.path.lexists(path):
@@ -176,7 +195,7 @@ class VenvBuilder:
         try:
             with locked(parent, "creating " + self.venv):
                 self.remove_stale_staging(parent)
-                if os.path.lexists(self.venv) and not self.empty_target():
+                if os.path.lexists(self.location) and not self.empty_target():
                     self.check_existing()
                     with locked(self.venv, "updating it"):
                         self.update(result)
@@ -197,8 +216,8 @@ class VenvBuilder:
         return result
 
     def build_new(self, result: Result) -> None:
-        name = "." + os.path.basename(self.venv) + STAGING_MARK + str(os.getpid())
-        staging = os.path.join(os.path.dirname(self.venv), name)
+        name = "." + os.path.basename(self.location) + STAGING_MARK + str(os.getpid())
+        staging = os.path.join(os.path.dirname(self.location), name)
         try:
             os.mkdir(staging)
             self.ensure_directories(staging)
@@ -209,6 +228,8 @@ class VenvBuilder:
             self.link_interpreter(staging, info)
             if self.with_pip:
                 self.install_pip(staging, info)
+            self.write_guard(staging, info)
+            self.compile_bytecode(staging, info)
             self.write_scripts(staging)
             self.apply_permissions(staging)
             self.publish(staging)
@@ -233,6 +254,8 @@ class VenvBuilder:
             if self.with_pip and not self.has_pip(self.venv, info):
                 self.install_pip(self.venv, info)
                 result.actions.append("installed pip")
+            self.write_guard(self.venv, info)
+            self.compile_bytecode(self.venv, info)
             self.write_scripts(self.venv)
             report = self.apply_permissions(self.venv)
         except BaseException as exc:
@@ -254,15 +277,33 @@ class VenvBuilder:
                 % (self.venv, parent, os.getuid())
             )
 
+    def resolve_location(self, result: Result) -> str:
+        """Where the venv's files go: the venv path, or the directory a symlink there points to.
+
+        Every path written into the venv (pyvenv.cfg, scripts, the hook) still names
+        the venv path; only the directory that is created or renamed into place is
+        the symlink's target, so the symlink is kept.
+        """
+        if not os.path.islink(self.venv):
+            return self.venv
+        target = os.path.realpath(self.venv)
+        if not os.path.isdir(target):
+            raise VenvError(
+                "%s is a symlink to %s, which %s; point it at a directory, or pass --venv the venv's own directory"
+                % (self.venv, target, "is not a directory" if os.path.lexists(target) else "does not exist")
+            )
+        result.actions.append("%s is a symlink: the venv's files are in %s" % (self.venv, target))
+        return target
+
     def remove_stale_staging(self, parent: str) -> None:
         """Left by an ``init`` that was killed; we hold the parent lock, so none is live."""
-        prefix = "." + os.path.basename(self.venv) + STAGING_MARK
+        prefix = "." + os.path.basename(self.location) + STAGING_MARK
         for name in os.listdir(parent):
             if name.startswith(prefix):
                 shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
 
     def check_existing(self) -> None:
-        if os.path.islink(self.venv) or not os.path.isdir(self.venv):
+        if os.path.islink(self.location) or not os.path.isdir(self.location):
             raise VenvError("%s exists and is not a directory; remove it or choose another --venv" % self.venv)
         if read_cfg(self.venv) is None and os.listdir(self.venv):
             raise VenvError(
@@ -271,10 +312,9 @@ class VenvBuilder:
 
     def probe(self, target_dir: str, render: bool = True) -> Interpreter:
         """Ask the base interpreter about itself; render the stdlib activate scripts into ``target_dir``."""
-        lib = os.path.join(target_dir, LIB_RELPATH)
         argv = [self.python, "-I", "-c", PROBE, self.venv]
         if render:
-            argv += [self.scripts_dir(target_dir), self.prompt, lib]
+            argv += [self.scripts_dir(target_dir), self.prompt]
         try:
             proc = subprocess.run(argv, capture_output=True, check=False)
         except OSError as exc:
@@ -442,6 +482,39 @@ class VenvBuilder:
             remove_path(old)
         remove_path(scratch)
 
+    def write_guard(self, root: str, info: Interpreter) -> None:
+        """The start-up guard in site-packages: group-writable umask, SIGTERM for PID 1 (see guard.py)."""
+        from pyenvboot.guard import write_guard
+
+        write_guard(self.relocate(info.purelib, root))
+
+    def seeded_code(self, info: Interpreter) -> List[str]:
+        """What init put in the venv that Python may import, relative to the venv, as COMPILE takes it."""
+        from pyenvboot.guard import PID1_MODULE
+        from pyenvboot.launcher import PACKAGES
+
+        site = os.path.relpath(info.purelib, self.venv)
+        paths = ["u:" + os.path.join(LIB_RELPATH, name) for name in PACKAGES]
+        paths.append("t:" + os.path.join(site, PID1_MODULE + ".py"))
+        if self.with_pip:
+            paths.append("t:" + os.path.join(site, "pip"))
+        return paths
+
+    def compile_bytecode(self, root: str, info: Interpreter) -> None:
+        """Byte-compile everything seeded, in one run of the base interpreter (see COMPILE).
+
+        Up-to-date byte code is left alone, so an update of a compiled venv costs a
+        stat per module; a pip that another run upgraded is compiled as it stands.
+        """
+        argv = [self.python, "-I", "-c", COMPILE, self.venv, root] + self.seeded_code(info)
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+        if proc.returncode != 0:
+            lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+            raise CreateError(
+                "cannot byte-compile what init seeded into %s (%s); free space or fix the files and run init again"
+                % (self.venv, lines[-1] if lines else "exit status %d" % proc.returncode)
+            )
+
     def write_scripts(self, root: str) -> None:
         """The launcher and the shell hook (BASH_ENV, ENV, PROMPT_COMMAND).
 
@@ -452,7 +525,7 @@ class VenvBuilder:
         write_atomic(path, render_hook(self.venv, self.prompt, [os.path.join(self.venv, "bin", "pyenvboot")]))
 
     def apply_permissions(self, root: str) -> int:
-        report = fix_tree(root, self.gid)
+        report = fix_tree(self.location if root == self.venv else root, self.gid)
         if report.skipped:
             raise PermissionPolicyError(
                 "cannot apply the permission policy to %s: %s" % (self.venv, report.skipped[0])
@@ -465,17 +538,17 @@ class VenvBuilder:
         """An empty directory (not a mount point) at the venv path: built anew and renamed over."""
         try:
             return (
-                os.path.isdir(self.venv)
-                and not os.path.islink(self.venv)
-                and not os.path.ismount(self.venv)
-                and not os.listdir(self.venv)
+                os.path.isdir(self.location)
+                and not os.path.islink(self.location)
+                and not os.path.ismount(self.location)
+                and not os.listdir(self.location)
             )
         except OSError:
             return False
 
     def publish(self, staging: str) -> None:
         """The one step that makes a new venv appear, complete: a rename (over an empty directory too)."""
-        os.rename(staging, self.venv)
+        os.rename(staging, self.location)
 
     def prepare_update(self) -> None:
         """Without --python, keep the venv's own base while it exists; clear a killed run's scratch files."""
@@ -496,6 +569,7 @@ class VenvBuilder:
         patterns = [
             os.path.join(root, TMP_PREFIX + "*"),
             os.path.join(root, "lib", "python*", TMP_PREFIX + "*"),
+            os.path.join(root, "lib", "python*", "site-packages", "*" + TMP_PREFIX + "tmp*"),
             os.path.join(root, "*" + TMP_PREFIX + "tmp*"),
             os.path.join(root, "bin", "*" + TMP_PREFIX + "tmp*"),
             os.path.join(root, "share", "pyenvboot", "*" + TMP_PREFIX + "tmp*"),

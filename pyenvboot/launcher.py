@@ -140,6 +140,14 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
     set -- exec -- "$@"
   fi
 fi
+if [ ! -x {q(python)} ]; then
+  # A venv copied into an image stage without its base Python (pyvenv.cfg's home):
+  # say so in one line instead of the shell's "not found".
+  printf 'error: %s does not exist: %s was made for a base Python this image lacks (COPY of the venv into a %s\n' \
+    "$(readlink {q(python)} || echo {q(python)})" "$_pyenvboot_venv" \
+    "stage not built FROM the image that made it?); build that stage FROM that image, or install that Python" >&2
+  exit 3
+fi
 exec {q(python)} -IS -c {q(code)} "$@"
 """
 

@@ -98,6 +98,23 @@ class Report:
     changed: int = 0
     offenders: List[str] = field(default_factory=list)
     skipped: List[str] = field(default_factory=list)
+    special: List[str] = field(default_factory=list)  # "PATH: what it is", left alone (see special_kind)
+
+
+# Device nodes, FIFOs and sockets are left alone, never made group-writable: group write on a
+# device node (a disk, /dev/mem, a tty copied into a tree) hands the group the device itself,
+# and a FIFO or socket belongs to the program that made it, whose own mode is what it meant.
+_SPECIAL = {
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+}
+
+
+def special_kind(mode: int) -> Optional[str]:
+    """What a device node, FIFO or socket is ("FIFO", ...); None for files, directories and symlinks."""
+    return _SPECIAL.get(stat.S_IFMT(mode))
 
 
 @dataclass
@@ -151,7 +168,7 @@ def walk(root: str, report: Report, gid: int) -> Iterator[Entry]:
         else:
             report.scanned += 1
             if not compliant(st, gid):
-                yield Entry(pfd, name, root, st)
+                yield from _offender(Entry(pfd, name, root, st), report)
     finally:
         os.close(pfd)
 
@@ -186,11 +203,20 @@ def _walk_dir(dir_fd: int, name: str, path: str, st: os.stat_result, report: Rep
                 continue
             report.scanned += 1
             if not compliant(cst, gid):
-                yield Entry(fd, child, path + "/" + child, cst)
+                yield from _offender(Entry(fd, child, path + "/" + child, cst), report)
         for child, cst in subdirs:
             yield from _walk_dir(fd, child, path + "/" + child, cst, report, gid)
     finally:
         os.close(fd)
+
+
+def _offender(entry: Entry, report: Report) -> Iterator[Entry]:
+    """``entry`` breaks the policy: yield it, or record it as left alone when it is a device node, FIFO or socket."""
+    kind = special_kind(entry.st.st_mode)
+    if kind is None:
+        yield entry
+    else:
+        report.special.append("%s: %s" % (entry.path, kind))
 
 
 def _same(a: os.stat_result, b: os.stat_result) -> bool:
@@ -250,16 +276,4 @@ def fix_tree(root: str, gid: int, only_owned: bool = False) -> Report:
             report.skipped.append("%s: %s" % (entry.path, exc.strerror))
             continue
         report.changed += 1
-    return report
-
-
-def scan_tree(root: str, gid: int, limit: int = 10) -> Report:
-    """Count entries that break the policy, without changing anything (for ``check``)."""
-    report = Report()
-    count = 0
-    for entry in walk(root, report, gid):
-        count += 1
-        if len(report.offenders) < limit:
-            report.offenders.append(entry.path)
-    report.changed = count
     return report

@@ -290,3 +290,67 @@ def test_sigpipe_is_default_for_the_app(venv: Path, henv: Dict[str, str], launch
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+# A plain app with no signal handling: it waits, and says what ran on its way out.
+PLAIN_APP = r"""
+import atexit, os, sys, time
+atexit.register(lambda: os.write(1, b"atexit\n"))
+try:
+    print("ready", os.getpid(), flush=True)
+    time.sleep(120)
+finally:
+    os.write(1, b"finally\n")
+"""
+
+
+def test_plain_python_as_pid1_stops_on_sigterm_with_143(
+    venv: Path, henv: Dict[str, str], started: List["subprocess.Popen[str]"]
+) -> None:
+    """The kernel drops SIGTERM for a PID 1 that left it at SIG_DFL; the venv's start-up guard handles it."""
+    proc = start([*UNSHARE, str(venv / "bin" / "python"), "-c", PLAIN_APP], henv, started)
+    assert readline(proc) == "ready 1"
+    os.kill(namespace_init(proc.pid), signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read().split() == ["finally", "atexit"]
+    assert proc.stderr.read() == ""
+
+
+def test_an_apps_own_sigterm_handler_replaces_the_guards(
+    venv: Path, henv: Dict[str, str], started: List["subprocess.Popen[str]"]
+) -> None:
+    code = (
+        "import os, signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda n, f: sys.exit(7))\n"
+        "print('ready', os.getpid(), flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    proc = start([*UNSHARE, str(venv / "bin" / "python"), "-c", code], henv, started)
+    assert readline(proc) == "ready 1"
+    os.kill(namespace_init(proc.pid), signal.SIGTERM)
+    assert proc.wait(timeout=30) == 7
+
+
+def test_a_child_forked_by_a_pid1_python_dies_by_sigterm_as_usual(venv: Path, henv: Dict[str, str]) -> None:
+    """The inherited handler restores the default outside PID 1: the parent sees a death by signal."""
+    code = (
+        "import os, signal, time\n"
+        "r, w = os.pipe()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    os.write(w, b'x'); time.sleep(120); os._exit(0)\n"
+        "os.read(r, 1)\n"
+        "os.kill(pid, signal.SIGTERM)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "print(os.getpid(), os.WIFSIGNALED(status) and os.WTERMSIG(status))\n"
+    )
+    proc = run([*UNSHARE, str(venv / "bin" / "python"), "-c", code], henv, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", str(int(signal.SIGTERM))]
+
+
+def test_python_outside_pid1_gets_no_sigterm_handler(venv: Path, henv: Dict[str, str]) -> None:
+    code = "import signal, sys; print(signal.getsignal(signal.SIGTERM) == 0, '_pyenvboot_pid1' in sys.modules)"
+    proc = run([str(venv / "bin" / "python"), "-c", code], henv, timeout=60)
+    assert proc.stdout.split() == ["True", "False"], proc.stderr

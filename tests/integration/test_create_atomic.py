@@ -27,6 +27,8 @@ NEW_STAGES = [
     "after:write_config",
     "after:link_interpreter",
     "after:install_pip",
+    "after:write_guard",
+    "after:compile_bytecode",
     "after:write_scripts",
     "after:apply_permissions",
     "before:publish",
@@ -41,6 +43,8 @@ UPDATE_STAGES = [
     "after:write_config",
     "after:link_interpreter",
     "after:install_pip",
+    "after:write_guard",
+    "after:compile_bytecode",
     "after:write_scripts",
     "after:apply_permissions",
 ]

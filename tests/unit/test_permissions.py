@@ -75,3 +75,14 @@ def test_compliant_agrees_with_needed() -> None:
             for gid in (0, 5):
                 st = _st(kind | perm, gid)
                 assert compliant(st, 0) == (needed(st, 0) == (None, None)), oct(kind | perm)
+
+
+def test_special_kind_names_device_nodes_fifos_and_sockets_only() -> None:
+    from pyenvboot.permissions import special_kind
+
+    assert special_kind(stat.S_IFCHR | 0o600) == "character device"
+    assert special_kind(stat.S_IFBLK | 0o600) == "block device"
+    assert special_kind(stat.S_IFIFO | 0o600) == "FIFO"
+    assert special_kind(stat.S_IFSOCK | 0o600) == "socket"
+    for kind in (REG, DIR, stat.S_IFLNK):
+        assert special_kind(kind | 0o777) is None
