@@ -10,7 +10,6 @@ afterwards shows what a user hits without the recipe, and what ``check`` says.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -28,20 +27,13 @@ pytestmark = pytest.mark.container
 README = REPO_ROOT / "README.md"
 
 STOP_TIMEOUT = 30  # seconds stop waits before SIGKILL
-# A Python PID 1 gets no default action for SIGTERM from the kernel, so the app installs its own
-# handler, exiting as the default action would report it (128 + 15).
+# No signal handling of its own: the venv's start-up guard gives a Python PID 1 SIGTERM's
+# usual effect (exit 143), and the finally block shows the app was ended through it, not killed.
 APP = """\
 import getpass, os, signal, sys, tempfile
 
 import demo
 
-
-def on_term(signum, frame):
-    print("got SIGTERM", flush=True)
-    sys.exit(128 + signum)
-
-
-signal.signal(signal.SIGTERM, on_term)
 umask = os.umask(0o002)
 os.umask(umask)
 home = os.environ["HOME"]
@@ -54,8 +46,11 @@ print("umask=%04o" % umask)
 print("prefix=%s" % sys.prefix)
 print("demo=%s" % demo.__version__)
 print("ready", flush=True)
-while True:
-    signal.pause()
+try:
+    while True:
+        signal.pause()
+finally:
+    print("stopping", flush=True)
 """
 RECIPE_FILES = {"requirements.txt": "demo==2.0\n", "app.py": APP}
 FIND_SHELLS = "import os; print('shells=' + ','.join(p for p in %r if os.path.lexists(p)))" % (SHELLS + ["/bin/ash"],)
@@ -77,14 +72,12 @@ def test_recipe_runs_the_app_as_an_arbitrary_uid_and_stops(engine: Engine, image
         assert value("prefix", log) == "/opt/venv"
         assert value("demo", log) == "2.0"
 
-        start = time.monotonic()
         engine("stop", "--time", str(STOP_TIMEOUT), name, check=True, timeout=STOP_TIMEOUT + 60)
-        elapsed = time.monotonic() - start
         exit_code = engine("wait", name, check=True).stdout.strip()
         logs = engine("logs", name, check=True).stdout
-    assert "got SIGTERM" in logs
+    assert "stopping" in logs
+    # 143, not 137: SIGTERM ended it, so stop never had to SIGKILL, however long the stop took.
     assert exit_code == "143"
-    assert elapsed < STOP_TIMEOUT / 3, f"stop took {elapsed:.1f}s of its {STOP_TIMEOUT}s timeout"
 
 
 def test_recipe_final_stage_has_no_shell_and_a_healthy_venv(engine: Engine, images: Images) -> None:
