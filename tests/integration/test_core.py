@@ -15,6 +15,8 @@ from tests.support.proc import ARBITRARY_UID, as_uid, run
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parent.parent.parent
+
 
 def pyenvboot(python: str) -> List[str]:
     return [python, "-m", "pyenvboot"]
@@ -42,11 +44,25 @@ def test_init_makes_an_isolated_group_writable_venv_with_pip(venv: Path, environ
     assert not list(venv.parent.glob(".venv.pyenvboot-staging-*"))
 
 
-def test_init_prints_dockerfile_lines(shared_dir: Path, system_python: str, environ: Dict[str, str]) -> None:
-    proc = run(pyenvboot(system_python) + ["init", "--venv", str(shared_dir / "v"), "--no-home"], environ)
+def example_activation() -> str:
+    """The activation ``ENV`` instruction of Dockerfile.example, continuation lines included."""
+    lines = (REPO / "Dockerfile.example").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("ENV VIRTUAL_ENV="))
+    end = next(i for i in range(start, len(lines)) if not lines[i].endswith("\\"))
+    return "\n".join(lines[start : end + 1]) + "\n"
+
+
+def test_init_prints_exactly_the_env_lines_of_dockerfile_example(
+    shared_dir: Path, system_python: str, environ: Dict[str, str]
+) -> None:
+    """``${PATH}``, not the build's PATH (here with pyenv-like shims and a duplicate); no other line."""
+    venv = shared_dir / "v"
+    env = {**environ, "PATH": "/root/.pyenv/shims:" + environ["PATH"] + ":/usr/bin"}
+    proc = run(pyenvboot(system_python) + ["init", "--venv", str(venv), "--no-home"], env)
     assert proc.returncode == 0, proc.stderr
-    assert 'ENV VIRTUAL_ENV="%s"' % (shared_dir / "v") in proc.stdout
-    assert "BASH_ENV=" in proc.stdout
+    _, marker, printed = proc.stdout.partition("pyenvboot: add these lines to the Dockerfile:\n")
+    assert marker, proc.stdout
+    assert printed == example_activation().replace("/opt/venv", str(venv))
 
 
 def test_init_again_keeps_installed_packages(
