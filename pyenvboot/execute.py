@@ -13,7 +13,7 @@ import sys
 
 from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
-from pyenvboot.identity import fix_identity
+from pyenvboot.identity import fix_identity, missing_home
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
 TYPE_CHECKING = False
@@ -146,6 +146,9 @@ def prepare(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> Tu
     """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv."""
     check_venv(venv)
     env = runtime_environment(environ, venv)
+    missing = missing_home(env)
+    if missing:
+        sys.stderr.write("pyenvboot: warning: %s\n" % missing)
     os.umask(UMASK)
     return (list(command) if command else shell_argv(env)), env
 

@@ -86,3 +86,21 @@ def test_writable_passwd_gives_a_real_entry(podman: Podman, images: Images) -> N
     assert value("whoami", out) == "default"
     assert value("ld_preload", out) == "", "a real entry needs no nss_wrapper"
     assert value("mode", out) == "664 root:root"
+
+
+# No tmpfs at all, as ``docker run --read-only`` gives (podman would mount tmpfs on /tmp, /run, /var/tmp).
+READ_ONLY_NO_TMPFS = ["--read-only", "--read-only-tmpfs=false"]
+
+
+def test_read_only_root_without_tmpfs_says_what_is_missing_and_starts(podman: Podman, images: Images) -> None:
+    uid = arbitrary_uid()
+    app = "import os; print('started home=' + os.environ['HOME'])"
+    result = run_image(
+        podman, images.example("debian12"), "python", "-c", app, options=[*READ_ONLY_NO_TMPFS, *as_user(uid)]
+    )
+    assert result.stdout == "started home=/\n"
+    assert result.stderr == (
+        f"pyenvboot: warning: no writable HOME for uid {uid}: HOME=/, /home/pyenvboot and /tmp are not writable"
+        " (a read-only root filesystem?); mount a tmpfs on /tmp (docker run --tmpfs /tmp;"
+        " Kubernetes: an emptyDir volume at /tmp)\n"
+    )

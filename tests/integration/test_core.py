@@ -200,6 +200,32 @@ def test_arbitrary_uid_gets_a_name_for_whoami(
     assert proc.stdout.split() == ["appuser", str(shared_dir / "home")]
 
 
+@pytest.mark.parametrize("launcher", ["module", "venv-launcher"])
+def test_no_writable_home_is_one_warning_and_the_app_starts(
+    venv: Path, shared_dir: Path, system_python: str, environ: Dict[str, str], launcher: str
+) -> None:
+    """A read-only root without a tmpfs, with real dirs: HOME=/, the shared home and TMPDIR all unwritable."""
+    shared_home, tmp = shared_dir / "ro-home", shared_dir / "ro-tmp"
+    for path in (shared_home, tmp):
+        path.mkdir(mode=0o755)  # root's; the UID is in group 0, which may only read
+    user_env = {**environ, "HOME": "/", "PYENVBOOT_HOME": str(shared_home), "TMPDIR": str(tmp)}
+    command = pyenvboot(system_python) + ["exec", "--venv", str(venv)]
+    if launcher == "venv-launcher":  # its sh fast path must hand this case to Python
+        command = [str(venv / "bin/pyenvboot"), "exec"]
+    app = ["python", "-c", "import os; print('started', os.environ['HOME'])"]
+    proc = run(as_uid(ARBITRARY_UID) + command + ["--"] + app, user_env)
+    assert (proc.returncode, proc.stdout) == (0, "started /\n"), proc.stderr
+    assert proc.stderr == (
+        "pyenvboot: warning: no writable HOME for uid %d: HOME=/, %s and %s are not writable"
+        " (a read-only root filesystem?); mount a tmpfs on %s (docker run --tmpfs %s;"
+        " Kubernetes: an emptyDir volume at %s)\n" % (ARBITRARY_UID, shared_home, tmp, tmp, tmp, tmp)
+    )
+    # With a writable TMPDIR (the tmpfs) the UID gets a private HOME there, and nothing is said.
+    proc = run(as_uid(ARBITRARY_UID) + command + ["--"] + app, {**user_env, "TMPDIR": environ["TMPDIR"]})
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout == "started %s/pyenvboot-%d/home\n" % (environ["TMPDIR"], ARBITRARY_UID)
+
+
 def test_hostile_user_name_is_refused(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
     user_env = {**environ, "HOME": "/", "PYENVBOOT_USER": "x:0:0::/:/bin/sh\nroot"}
     proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "true"], user_env)
