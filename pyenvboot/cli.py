@@ -53,7 +53,7 @@ def parse_exec(args: Sequence[str]) -> Tuple[Optional[str], bool, List[str]]:
 
 
 def _exec(args: Sequence[str]) -> int:
-    """Does not return, except with ``--init``: then the child's exit code (issue 6)."""
+    """Does not return, except as an init (``--init``, or a shell as PID 1): then the child's exit code."""
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
@@ -63,7 +63,7 @@ def _exec(args: Sequence[str]) -> int:
         from pyenvboot.reaper import run_init
 
         return run_init(venv, command, os.environ)
-    run(venv, command, os.environ)
+    return run(venv, command, os.environ)
 
 
 class _Parser:
@@ -269,7 +269,7 @@ def _cmd_shell(ns: "argparse.Namespace") -> int:
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
-    run(venv_path(ns.venv, os.environ), [], os.environ)
+    return run(venv_path(ns.venv, os.environ), [], os.environ)
 
 
 def _cmd_pip(args: Sequence[str]) -> int:

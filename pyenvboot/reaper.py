@@ -155,6 +155,11 @@ def run_init(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> i
     """``pyenvboot exec --init``: like ``exec``, but stay as PID 1; the app's exit code."""
     group = kill_group(environ)
     argv, env = prepare(venv, command, environ)
+    return init_app(argv, env, group)
+
+
+def init_app(argv: List[str], env: Dict[str, str], group: bool) -> int:
+    """Start the prepared app and supervise it until it exits; its exit code."""
     mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)
     try:
         app = spawn(argv, env, mask)
