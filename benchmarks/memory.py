@@ -105,7 +105,7 @@ def init_memory(env: Env, rounds: int) -> Table:
     v = env.venv
     known = env.image_env({"HOME": "/root", "USER": "root", "LOGNAME": "root"})
     ns = ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--"]
-    out = os.path.join(env.work, "mem", "pid1-status")
+    out = os.path.join(env.work, "pid1", "status")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     script = "cat /proc/1/status > %s" % out
     rows: List[Tuple[str, List[str]]] = [

@@ -77,6 +77,7 @@ def stop(podman: Podman, name: str) -> tuple[str, float]:
 
 
 def assert_prompt(code: str, elapsed: float, conventional: set[str]) -> None:
+    print(f"podman stop: exit {code} after {elapsed:.2f}s")  # shown with -rP, and on failure
     assert code in conventional, f"exit {code} after {elapsed:.1f}s (137: SIGTERM was lost, SIGKILL after the timeout)"
     assert elapsed < PROMPT_TIMEOUT / 2, f"podman stop took {elapsed:.1f}s of its {PROMPT_TIMEOUT}s timeout"
 
