@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -329,7 +329,7 @@ def shell_case(command: List[str], bin_dir: Path) -> List[str]:
 
 @pytest.mark.parametrize(("command", "pid"), SHELL_CASES, ids=[" ".join(c) for c, _ in SHELL_CASES])
 def test_a_shell_as_pid1_runs_under_init_on_both_paths(
-    venv: Path, henv: Dict[str, str], tmp_path: Path, command: List[str], pid: object
+    venv: Path, henv: Dict[str, str], tmp_path: Path, command: List[str], pid: Optional[int]
 ) -> None:
     """The venv launcher's sh fast path and the Python path decide alike, for every case either branches on."""
     argv = shell_case(command, tmp_path)
