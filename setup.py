@@ -24,6 +24,7 @@ setup(
     entry_points={"console_scripts": ["pyenvboot = pyenvboot.cli:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
+        *("Programming Language :: Python :: 3.%d" % minor for minor in range(8, 14)),
         "Operating System :: POSIX :: Linux",
         "Topic :: System :: Installation/Setup",
     ],

@@ -65,6 +65,16 @@ class Group:
         return case
 
 
+def python_launcher(env: Env) -> str:
+    """What ``init --launcher python`` writes as V/bin/pyenvboot, beside V (it names V's paths itself)."""
+    from pyenvboot.launcher import write_launcher
+
+    directory = os.path.join(env.work, "python-launcher")
+    os.makedirs(directory, exist_ok=True)
+    write_launcher(directory, env.venv, "python")
+    return os.path.join(directory, "pyenvboot")
+
+
 def build_groups(env: Env) -> List[Group]:
     v = env.venv
     py = v + "/bin/python"
@@ -93,6 +103,13 @@ def build_groups(env: Env) -> List[Group]:
         Case(
             "`pyenvboot exec --venv V -- APP` (console script, pip install .)",
             [console, "exec", "--venv", v, "--", *app],
+            known,
+        )
+    )
+    g1.add(
+        Case(
+            "`V/bin/pyenvboot exec -- APP` (python launcher, `init --launcher python`: no /bin/sh needed)",
+            [python_launcher(env), "exec", "--", *app],
             known,
         )
     )

@@ -21,10 +21,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from pyenvboot import permissions
 from pyenvboot.dists import Distribution, read_distributions
 from pyenvboot.environment import venv_path
 from pyenvboot.errors import EXIT_FAILURE, VenvError
-from pyenvboot.permissions import resolve_group, scan_tree
+from pyenvboot.permissions import resolve_group
 from pyenvboot.venvcfg import read_cfg
 from pyenvboot.venvfacts import VenvFacts, inside, probe_venv, venv_site_dirs
 
@@ -473,15 +474,74 @@ def check_interpreter(
     return problems
 
 
+def check_launcher(venv: str) -> List[Problem]:
+    """``VENV/bin/pyenvboot`` (the ENTRYPOINT) names an interpreter this image has.
+
+    A missing ``#!`` interpreter makes execve(2) fail with ENOENT, which the container
+    runtime reports as "no such file or directory" for the launcher itself: the sh
+    form copied into a final stage without /bin/sh. The venv's own python is the
+    interpreter check's.
+    """
+    from pyenvboot.launcher import interpreter_of
+
+    launcher = os.path.join(venv, "bin", "pyenvboot")
+    interpreter = interpreter_of(launcher)
+    if interpreter is None or interpreter == os.path.join(venv, "bin", "python") or os.access(interpreter, os.X_OK):
+        return []
+    return [
+        Problem(
+            "interpreter",
+            "%s runs with %s, which this image lacks: an ENTRYPOINT through it fails with 'no such file or"
+            " directory'" % (launcher, interpreter),
+            "pyenvboot init --venv %s --launcher python where the venv is built (it runs on the venv's python)"
+            % quote(venv),
+        )
+    ]
+
+
 # -- permissions --------------------------------------------------------------------------
 
 
+def caller_can_fix(st: Optional[os.stat_result], euid: int) -> bool:
+    """chmod and chown of an entry are the owner's and root's alone (chmod(2))."""
+    return euid == 0 or (st is not None and st.st_uid == euid)
+
+
+def root_fix(command: str) -> str:
+    """The fix for what only root can change: a Dockerfile line, or the command run as root."""
+    return "only root can change this: add 'RUN %s' to the Dockerfile after the step that wrote it, or run it as" \
+        " root (docker exec -u 0 CONTAINER %s)" % (command, command)
+
+
+def check_membership(venv: str, gid: int, euid: int, groups: Sequence[int]) -> List[Problem]:
+    """A caller outside the venv's group can run what is installed but cannot install (pip: "Check the permissions")."""
+    if euid == 0 or gid in groups:
+        return []
+    return [
+        Problem(
+            "permissions",
+            "uid %d is not in group %d (its groups: %s): it can run %s but not install into it"
+            % (euid, gid, ",".join(str(g) for g in sorted(set(groups))) or "none", venv),
+            "start the container with group %d as well: docker or podman run --group-add %d (or --user %d:%d);"
+            " Kubernetes: securityContext runAsGroup: %d, or supplementalGroups: [%d]"
+            % (gid, gid, euid, gid, gid, gid),
+        )
+    ]
+
+
 def check_permissions(venv: str, gid: int) -> List[Problem]:
-    """What an arbitrary UID in the group needs: the policy on every entry, and a way in."""
-    problems: List[Problem] = []
+    """What an arbitrary UID in the group needs: the policy on every entry, and a way in.
+
+    Each fix is one the caller can run: entries it does not own (and is not root)
+    are reported with the line that root has to add.
+    """
+    euid = os.geteuid()
+    problems = check_membership(venv, gid, euid, [os.getegid(), *os.getgroups()])
     found = blocker(venv, gid, 5)
     if found is not None:
         look, chmod = describe_blocker(found[0], found[1], gid)
+        if not caller_can_fix(found[1], euid):
+            chmod = root_fix(chmod)
         problems.append(
             Problem(
                 "permissions",
@@ -489,33 +549,35 @@ def check_permissions(venv: str, gid: int) -> List[Problem]:
                 "%s, or create the venv elsewhere (e.g. /opt/venv)" % chmod,
             )
         )
-    report = scan_tree(os.path.realpath(venv), gid, limit=SHOW)
-    if report.changed:
-        more = (
-            " and %d more" % (report.changed - len(report.offenders)) if report.changed > len(report.offenders) else ""
-        )
-        problems.append(
-            Problem(
-                "permissions",
-                "%d %s the policy for group %d (group rw, group x where the owner has x, setgid"
-                " directories, nothing world-writable): %s%s"
-                % (
-                    report.changed,
-                    "entry breaks" if report.changed == 1 else "entries break",
-                    gid,
-                    ", ".join(report.offenders),
-                    more,
-                ),
-                "pyenvboot fix-permissions --group %d %s" % (gid, quote(venv)),
-            )
-        )
+    report = permissions.Report()
+    mine: List[str] = []
+    others: Dict[int, List[str]] = {}
+    for entry in permissions.walk(os.path.realpath(venv), report, gid):
+        if caller_can_fix(entry.st, euid):
+            mine.append(entry.path)
+        else:
+            others.setdefault(entry.st.st_uid, []).append(entry.path)
+    fix = "pyenvboot fix-permissions --group %d %s" % (gid, quote(venv))
+    if mine:
+        problems.append(Problem("permissions", offenders_message(mine, gid, ""), fix))
+    for uid, paths in sorted(others.items()):
+        problems.append(Problem("permissions", offenders_message(paths, gid, " owned by uid %d" % uid), root_fix(fix)))
     for line in report.skipped[:SHOW]:
-        problems.append(
-            Problem(
-                "permissions", "cannot examine " + line, "pyenvboot fix-permissions --group %d %s" % (gid, quote(venv))
-            )
-        )
+        problems.append(Problem("permissions", "cannot examine " + line, fix if euid == 0 else root_fix(fix)))
     return problems
+
+
+def offenders_message(paths: Sequence[str], gid: int, whose: str) -> str:
+    more = " and %d more" % (len(paths) - SHOW) if len(paths) > SHOW else ""
+    return "%d %s%s the policy for group %d (group rw, group x where the owner has x, setgid directories, nothing" \
+        " world-writable): %s%s" % (
+            len(paths),
+            "entry" if len(paths) == 1 else "entries",
+            whose + (" breaks" if len(paths) == 1 else " break"),
+            gid,
+            ", ".join(paths[:SHOW]),
+            more,
+        )
 
 
 # -- the command ---------------------------------------------------------------------------------
@@ -560,6 +622,7 @@ def diagnose(venv: str, requirement_files: Sequence[str], gid: Optional[int], en
         report.skipped.setdefault("pins", NO_PINS)
     report.problems += check_isolation(venv, cfg, facts, installed, wanted, canonical, pip)
     report.problems += check_interpreter(venv, cfg, facts, error, gid, pip)
+    report.problems += check_launcher(venv)
     report.problems += check_permissions(venv, gid)
     order = {g: i for i, g in enumerate(GROUPS)}
     report.problems.sort(key=lambda p: order[p.check])  # stable: keeps each group's own order

@@ -22,8 +22,10 @@ class HelpRequested(Exception):
     """``exec --help``: the hand parser defers to argparse for the text."""
 
 
-def parse_exec(args: Sequence[str]) -> Tuple[Optional[str], bool, List[str]]:
-    """``exec [--venv DIR] [--init] [--] CMD [ARG...]`` -> (venv, init, command)."""
+def parse_exec(
+    args: Sequence[str], name: str = "exec", allow_init: bool = True
+) -> Tuple[Optional[str], bool, List[str]]:
+    """``exec [--venv DIR] [--init] [--] CMD [ARG...]`` -> (venv, init, command); ``run`` without --init."""
     venv: Optional[str] = None
     init = False
     i = 0
@@ -34,19 +36,19 @@ def parse_exec(args: Sequence[str]) -> Tuple[Optional[str], bool, List[str]]:
             break
         if arg == "--venv":
             if i + 1 >= len(args):
-                raise UsageError("exec: --venv needs a directory")
+                raise UsageError("%s: --venv needs a directory" % name)
             venv = args[i + 1]
             i += 2
         elif arg.startswith("--venv="):
             venv = arg[len("--venv=") :]
             i += 1
-        elif arg == "--init":
+        elif arg == "--init" and allow_init:
             init = True
             i += 1
         elif arg in ("-h", "--help"):
             raise HelpRequested()
         elif arg.startswith("-") and arg != "-":
-            raise UsageError("exec: unknown option %s; options go before '--' and the command" % arg)
+            raise UsageError("%s: unknown option %s; options go before '--' and the command" % (name, arg))
         else:
             break
     return venv, init, list(args[i:])
@@ -108,6 +110,14 @@ class _Parser:
             help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
             " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
         )
+        p.add_argument(
+            "--launcher",
+            choices=["auto", "sh", "python"],
+            default="auto",
+            help="VENV/bin/pyenvboot, the ENTRYPOINT: sh = a /bin/sh script (fast), python = runs on the venv's"
+            " python (for an image without /bin/sh, e.g. a distroless final stage), auto = sh where /bin/sh exists"
+            " (default)",
+        )
         p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
         p.add_argument(
             "--home",
@@ -154,6 +164,12 @@ class _Parser:
         )
         venv_opt(p)
         p.add_argument("pip_args", nargs=argparse.REMAINDER, metavar="PIP_ARGS", help="pip's command and arguments")
+
+        p = sub.add_parser(
+            "run", help="run an installer or build script (uv, poetry, pipenv, ...) as 'pip' runs pip"
+        )
+        venv_opt(p)
+        p.add_argument("command", nargs=argparse.REMAINDER, help="command and arguments, after '--'")
 
         p = sub.add_parser("check", help="diagnose the venv: isolation, consistency, pins, interpreter, permissions")
         venv_opt(p)
@@ -204,6 +220,7 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
         wheelhouse=ns.wheelhouse,
         prompt=ns.prompt,
         creator=ns.creator,
+        launcher=ns.launcher,
     )
     refuse_system_path(builder.venv)
     result = builder.create()
@@ -254,9 +271,10 @@ def _env(venv_arg: Optional[str], fmt: str, identity: bool) -> int:
     check_venv(venv)
     changes = activation_changes(os.environ, venv)
     if identity:
-        from pyenvboot.identity import fix_identity
+        from pyenvboot.identity import fix_identity, in_started_container
 
-        changes.update(fix_identity(apply_changes(os.environ, changes)))
+        # The shell hook: in a build step (no container started) it writes nothing into the layer.
+        changes.update(fix_identity(apply_changes(os.environ, changes), persist=in_started_container(os.environ)))
     sys.stdout.write(FORMATTERS[fmt](changes))
     return 0
 
@@ -269,7 +287,7 @@ def _cmd_shell(ns: "argparse.Namespace") -> int:
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
-    return run(venv_path(ns.venv, os.environ), [], os.environ)
+    return run(venv_path(ns.venv, os.environ), [], os.environ, start=False)
 
 
 def _cmd_pip(args: Sequence[str]) -> int:
@@ -290,6 +308,17 @@ def _cmd_pip(args: Sequence[str]) -> int:
 
     venv = venv_path(venv, os.environ)
     return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
+
+
+def _cmd_run(args: Sequence[str]) -> int:
+    """``run [--venv DIR] [--] CMD [ARG...]``, parsed by hand: CMD's options are its own."""
+    from pyenvboot.environment import venv_path
+    from pyenvboot.pipcmd import run_command
+
+    venv, _, command = parse_exec(args, "run", allow_init=False)
+    if not command:
+        raise UsageError("run: give a command, e.g. 'pyenvboot run -- uv pip install -r requirements.txt'")
+    return run_command(venv_path(venv, os.environ), command, os.environ)
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
@@ -318,9 +347,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run pyenvboot; returns the exit code (``exec`` does not return when it succeeds)."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args[:1] == ["exec"]:
+        if args[:1] in (["exec"], ["run"]):
             try:
-                return _exec(args[1:])
+                return _exec(args[1:]) if args[0] == "exec" else _cmd_run(args[1:])
             except HelpRequested:
                 pass
         if args and args[0] == "pip" and args[1:2] not in (["-h"], ["--help"]):

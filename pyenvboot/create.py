@@ -22,7 +22,7 @@ from pyenvboot import __version__
 from pyenvboot.environment import hook_path
 from pyenvboot.errors import CreateError, InterpreterError, PermissionPolicyError, VenvError
 from pyenvboot.hook import render_hook
-from pyenvboot.launcher import LIB_RELPATH, copy_runtime, write_launcher
+from pyenvboot.launcher import LIB_RELPATH, choose_form, copy_runtime, shebang_problem, write_launcher
 from pyenvboot.lock import locked
 from pyenvboot.permissions import fix_tree
 from pyenvboot.venvcfg import format_cfg, read_cfg, write_atomic
@@ -80,9 +80,14 @@ if len(sys.argv) > 3:
         venv.EnvBuilder(prompt=prompt).setup_scripts(ctx)
         out["scripts"] = True
 if len(sys.argv) > 4:
-    import compileall
-    # Only what the exec path runs; packaging (for check) compiles on first use.
-    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1)
+    import compileall, py_compile
+    # Only what the exec path runs; packaging (for check) compiles on first use. Unchecked-hash pycs
+    # (PEP 552): a multi-stage COPY may round the sources' mtimes (buildah does), which would make
+    # timestamp pycs stale, rewritten on every start (before exec sets umask 002, so not group-writable).
+    # init replaces the sources and recompiles together, so the hash never needs checking.
+    mode = getattr(py_compile, "PycInvalidationMode", None)  # 3.7+; an older Python is refused after the probe
+    compileall.compile_dir(os.path.join(sys.argv[4], "pyenvboot"), quiet=1,
+        **({"invalidation_mode": mode.UNCHECKED_HASH} if mode else {}))
 print(json.dumps(out))
 """
 
@@ -129,6 +134,7 @@ class VenvBuilder:
         prompt: Optional[str] = None,
         log: Callable[[str], None] = lambda message: None,
         creator: str = "auto",
+        launcher: str = "auto",
     ) -> None:
         if not venv.startswith("/"):
             raise VenvError("venv path %r is relative; use an absolute path" % venv)
@@ -146,6 +152,12 @@ class VenvBuilder:
         self.log = log
         self.creator = creator  # where pip comes from: auto, venv (a pip wheel), virtualenv (issue 4)
         self.explicit_python = python is not None
+        self.launcher = choose_form(launcher)  # sh, or python for an image without /bin/sh
+        problem = shebang_problem(self.venv) if self.launcher == "python" else None
+        if problem:
+            raise VenvError(
+                "cannot write a launcher without /bin/sh: %s; choose a shorter --venv without blanks" % problem
+            )
         if os.environ.get(FAULT_VAR):
             self.arm_fault(os.environ[FAULT_VAR])
 
@@ -177,6 +189,11 @@ class VenvBuilder:
                 except OSError:
                     break
             raise
+        if self.launcher == "python":
+            result.actions.append(
+                "%s/bin/pyenvboot runs on %s/bin/python: it needs no /bin/sh (one Python start more per exec)"
+                % (self.venv, self.venv)
+            )
         return result
 
     def build_new(self, result: Result) -> None:
@@ -346,14 +363,14 @@ class VenvBuilder:
 
     def find_wheel(self, info: Interpreter) -> Optional[str]:
         """The pip wheel to seed: --pip-wheel, else the newest that fits of the interpreter's own
-        (ensurepip), a --wheelhouse and Debian's; None when there is none."""
+        (ensurepip), a --wheelhouse, Debian's and the zipapp's; None when there is none."""
         from pyenvboot import seed
 
         if self.pip_wheel:
             if not os.path.isfile(self.pip_wheel):
                 raise CreateError("--pip-wheel %s: no such file" % self.pip_wheel)
             return self.pip_wheel
-        others = seed.pip_wheels(self.wheelhouse) + seed.pip_wheels(DEBIAN_WHEELS)
+        others = seed.pip_wheels(self.wheelhouse) + seed.pip_wheels(DEBIAN_WHEELS) + seed.carried_pip_wheels()
         return seed.choose_wheel(info.pip_wheels, others, info.version)
 
     def no_pip(self, info: Interpreter) -> CreateError:
@@ -430,7 +447,7 @@ class VenvBuilder:
 
         The activate scripts came with the probe.
         """
-        write_launcher(os.path.join(root, "bin"), self.venv)
+        write_launcher(os.path.join(root, "bin"), self.venv, self.launcher)
         path = self.relocate(hook_path(self.venv), root)
         write_atomic(path, render_hook(self.venv, self.prompt, [os.path.join(self.venv, "bin", "pyenvboot")]))
 

@@ -17,7 +17,7 @@ import sys
 
 from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
-from pyenvboot.identity import fix_identity, missing_home
+from pyenvboot.identity import fix_identity, in_started_container, mark_started, missing_home
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
 TYPE_CHECKING = False
@@ -73,27 +73,36 @@ def _first_executable(name: str, env: Mapping[str, str]) -> Optional[str]:
     return None
 
 
+def sh_script(argv: Sequence[str], env: Mapping[str, str], exc: OSError) -> Optional[str]:
+    """The file to run with /bin/sh when exec failed on a text file without ``#!``, else None.
+
+    ``execvp(3)`` and every shell do that on ENOEXEC. A file that looks binary (NUL
+    in its first bytes, as bash checks) keeps the exec error.
+    """
+    if exc.errno != errno.ENOEXEC:
+        return None
+    script = _first_executable(argv[0], env)
+    try:
+        with open(script or "", "rb") as f:
+            binary = b"\0" in f.read(80)
+    except OSError:
+        return None
+    return None if binary else script
+
+
 def execvpe(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
     """``os.execvpe``, and like ``execvp(3)`` and every shell, a text file without ``#!`` runs with /bin/sh.
 
     The venv launcher's sh fast path gets that from sh itself; this keeps the Python
-    path the same. A file that looks binary (NUL in its first bytes, as bash checks)
-    keeps the exec error.
+    path the same.
     """
     try:
         os.execvpe(argv[0], list(argv), dict(env))
     except OSError as exc:
-        if exc.errno != errno.ENOEXEC:
+        script = sh_script(argv, env, exc)
+        if script is None:
             raise
-        script = _first_executable(argv[0], env)
-        try:
-            with open(script or "", "rb") as f:
-                binary = b"\0" in f.read(80)
-        except OSError:
-            raise exc from None
-        if binary:
-            raise
-        os.execve("/bin/sh", ["/bin/sh", script or argv[0], *argv[1:]], dict(env))
+        os.execve("/bin/sh", ["/bin/sh", script, *argv[1:]], dict(env))
 
 
 def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
@@ -176,10 +185,19 @@ def shell_would_be_pid1(argv: Sequence[str]) -> bool:
     return not (script == "exec" or (script[:4] == "exec" and len(script) > 4 and script[4] in BLANKS))
 
 
-def prepare(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> Tuple[List[str], Dict[str, str]]:
-    """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv."""
+def prepare(
+    venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True
+) -> Tuple[List[str], Dict[str, str]]:
+    """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv.
+
+    ``start``: this is the ENTRYPOINT starting the container, so identity may be
+    written (see :func:`pyenvboot.identity.started_marker`). ``shell`` is not: it
+    writes identity only inside a container that was started.
+    """
     check_venv(venv)
-    env = runtime_environment(environ, venv)
+    if start:
+        mark_started(environ)
+    env = runtime_environment(environ, venv, persist=start or in_started_container(environ))
     missing = missing_home(env)
     if missing:
         sys.stderr.write("pyenvboot: warning: %s\n" % missing)
@@ -187,13 +205,13 @@ def prepare(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> Tu
     return (list(command) if command else shell_argv(env)), env
 
 
-def run(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> int:
+def run(venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True) -> int:
     """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec.
 
     Returns only where pyenvboot is PID 1 and stays as init for a shell
     (:func:`shell_would_be_pid1`): then with the shell's exit code.
     """
-    argv, env = prepare(venv, command, environ)
+    argv, env = prepare(venv, command, environ, start)
     if os.getpid() == 1 and shell_would_be_pid1(argv):
         from pyenvboot.reaper import init_app, kill_group
 

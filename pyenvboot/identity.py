@@ -20,7 +20,7 @@ from pyenvboot.errors import IdentityError
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers (issue 5).
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Mapping, Optional
+    from typing import Mapping, Optional, Tuple
 
     from pyenvboot.environment import Changes
 
@@ -226,13 +226,130 @@ def write_nss_passwd(directory: str, line: str) -> str:
     return target
 
 
+def started_marker(environ: Mapping[str, str]) -> Optional[str]:
+    """The file that says "a container was started here", for this container only.
+
+    Build steps must not write identity into the image (a passwd line, an nss_wrapper
+    file, the hook's cache), but a ``RUN bash -c`` step runs the same hook as a
+    ``docker exec`` shell. What tells them apart: a started container ran its
+    ENTRYPOINT, ``pyenvboot exec``, which leaves this marker. Its name holds the
+    kernel's boot id and the start time of the pid namespace's PID 1 (field 22 of
+    ``/proc/1/stat``, proc(5)), so a marker left in a layer by an earlier step, or
+    copied with ``docker commit``, names another PID 1 and does not count.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open("/proc/1/stat") as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+    return "%s/pyenvboot-started-%s-%s" % ((environ.get("TMPDIR") or "/tmp").rstrip("/"), boot, start)
+
+
+def mark_started(environ: Mapping[str, str]) -> None:
+    """``pyenvboot exec`` starts the container: leave :func:`started_marker` (best effort)."""
+    marker = started_marker(environ)
+    if marker is None or os.path.exists(marker):
+        return  # an existing one may be another UID's: O_CREAT on it fails in a sticky /tmp (protected_regular)
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+    except OSError:
+        pass
+
+
+def in_started_container(environ: Mapping[str, str]) -> bool:
+    """Did ``pyenvboot exec`` start this container (so this is no build step)?"""
+    marker = started_marker(environ)
+    return marker is not None and os.path.exists(marker)
+
+
+def warn(message: str) -> None:
+    """The one line identity may print: it degrades, it never stops the app."""
+    import sys
+
+    print("pyenvboot: " + message, file=sys.stderr)
+
+
+def choose_name(environ: Mapping[str, str], uid: int) -> Tuple[str, Optional[str]]:
+    """(login name for ``uid``, a warning or None).
+
+    ``PYENVBOOT_USER``, else ``default``. A hostile value is refused (never written)
+    and replaced by the default. A name another UID has already is not shared (a
+    second UID in the same container, or a name baked into the image): this UID gets
+    ``NAME-UID`` instead, so any number of nameless UIDs each get their own name.
+    """
+    requested = environ.get("PYENVBOOT_USER")
+    name, refused = DEFAULT_USER, None
+    if requested:
+        try:
+            name = validate_user_name(requested)
+        except IdentityError as exc:
+            refused = exc.message
+    owner = name_owner(name)
+    chosen = name
+    if owner is not None and owner != uid:
+        suffix = "-%d" % uid
+        chosen = name[: 32 - len(suffix)] + suffix
+    if refused:
+        return chosen, "%s; uid %d is %r" % (refused, uid, chosen)
+    if requested and chosen != name:
+        return chosen, "user name %r belongs to uid %s; uid %d is %r (set PYENVBOOT_USER to an unused name)" % (
+            name,
+            owner,
+            uid,
+            chosen,
+        )
+    return chosen, None
+
+
+def name_owner(name: str) -> Optional[int]:
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None
+
+
+def record_identity(line: str, uid: int, name: str, environ: Mapping[str, str]) -> Tuple[Changes, Optional[str]]:
+    """Write ``line`` where it names the UID: /etc/passwd if writable, else nss_wrapper's file.
+
+    Returns the environment changes (nss_wrapper's) and a warning. Every failure
+    degrades to the next way, and last to no file at all (USER, LOGNAME, HOME only).
+    """
+    changes: Changes = {}
+    if os.access(PASSWD, os.W_OK):
+        try:
+            append_passwd_entry(PASSWD, line, uid, name)  # False: a concurrent start added the UID
+            return changes, None
+        except (IdentityError, OSError):
+            pass  # the name was taken meanwhile, or the file cannot be written after all: nss_wrapper
+    try:
+        lib = find_nss_wrapper(environ)
+    except IdentityError as exc:
+        return changes, exc.message
+    private = runtime_dir(uid, environ) if lib else None
+    if lib and private:
+        try:
+            changes["NSS_WRAPPER_PASSWD"] = write_nss_passwd(private, line)
+        except OSError:
+            return {}, None
+        preload = environ.get("LD_PRELOAD", "")
+        if lib not in preload.replace(":", " ").split():
+            changes["LD_PRELOAD"] = (lib + " " + preload).strip()
+        changes["NSS_WRAPPER_GROUP"] = "/etc/group"
+    return changes, None
+
+
 def fix_identity(environ: Mapping[str, str], persist: bool = True) -> Changes:
     """The environment changes (and, where needed, the passwd entry) for this process's UID.
 
+    Never fails: a refused name, a taken name, an unwritable passwd degrade to the
+    next way (see :func:`record_identity`), with at most one line on stderr.
+
     Without ``persist`` nothing is written: no passwd entry, no nss_wrapper file, no
-    cache, no private home. ``pyenvboot pip`` runs in image builds, where any of those
-    would be baked into the layer (and a passwd entry for the build's UID would take
-    the name from every UID after it).
+    cache, no private home. Build steps run that way (``pyenvboot pip``, ``run``, and
+    the hook outside a started container, see :func:`started_marker`): anything
+    written there would be baked into the layer.
     """
     uid = os.getuid()
     gid = os.getgid()
@@ -242,35 +359,19 @@ def fix_identity(environ: Mapping[str, str], persist: bool = True) -> Changes:
         entry = None
     changes: Changes = {}
     shared = environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
+    warning = None
     if entry is None:
-        name = validate_user_name(environ.get("PYENVBOOT_USER") or DEFAULT_USER)
-        if uid == 0:
-            raise IdentityError("refusing to write a passwd entry for uid 0")
-        try:
-            taken_by = pwd.getpwnam(name).pw_uid
-        except KeyError:
-            taken_by = uid
-        if taken_by != uid:  # our own: a concurrent start added it since getpwuid (issue 6)
-            raise IdentityError(
-                "refusing passwd entry: user name %r already exists in %s; set PYENVBOOT_USER"
-                " to an unused name" % (name, PASSWD)
-            )
+        user, warning = choose_name(environ, uid)
         home = choose_home(environ.get("HOME"), None, shared, uid, environ, persist)
-        line = passwd_line(name, uid, gid, home or "/")
-        if not persist:
-            pass
-        elif os.access(PASSWD, os.W_OK):
-            append_passwd_entry(PASSWD, line, uid, name)
-        else:
-            lib = find_nss_wrapper(environ)
-            private = runtime_dir(uid, environ) if lib else None
-            if lib and private:
-                preload = environ.get("LD_PRELOAD", "")
-                if lib not in preload.replace(":", " ").split():
-                    changes["LD_PRELOAD"] = (lib + " " + preload).strip()
-                changes["NSS_WRAPPER_PASSWD"] = write_nss_passwd(private, line)
-                changes["NSS_WRAPPER_GROUP"] = "/etc/group"
-        user = name
+        if persist:
+            try:
+                line = passwd_line(user, uid, gid, home or "/")
+            except IdentityError as exc:
+                warning = warning or exc.message
+            else:
+                recorded, problem = record_identity(line, uid, user, environ)
+                changes.update(recorded)
+                warning = warning or problem
     else:
         user = entry.pw_name
         home = choose_home(environ.get("HOME"), entry.pw_dir, shared, uid, environ, persist)
@@ -282,6 +383,8 @@ def fix_identity(environ: Mapping[str, str], persist: bool = True) -> Changes:
         changes["PIP_NO_CACHE_DIR"] = "1"
     elif environ.get("HOME") != home:
         changes["HOME"] = home
+    if warning:
+        warn(warning)
     if entry is None and persist:
         cache_identity(uid, environ, {**changes, "USER": user, "LOGNAME": user})
     return changes

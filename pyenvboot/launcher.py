@@ -6,6 +6,15 @@ vendored ``packaging``, when present) into ``VENV/share/pyenvboot/lib``, has the
 base interpreter compile it, and writes ``VENV/bin/pyenvboot``, which runs it with
 ``-I -S``. With the venv first on PATH, the ENTRYPOINT ``pyenvboot exec`` finds
 that launcher: no site import, no compile, no zip.
+
+The launcher comes in two forms. The ``sh`` form does the common ``exec`` in sh
+(one Python start fewer on every container start) and needs ``/bin/sh``. The
+``python`` form names the venv's own python on its ``#!`` line, so it runs in an
+image without any shell (distroless). A file's ``#!`` names one interpreter and
+the kernel has no fallback (binfmt_script: a missing interpreter is ENOENT, which
+the container runtime reports as "no such file or directory"), so the form is
+chosen where the venv is built: ``--launcher auto`` takes sh when there is a
+``/bin/sh``; a multi-stage build whose final stage has none asks for ``python``.
 """
 
 from __future__ import annotations
@@ -20,12 +29,23 @@ from pyenvboot.execute import SHELLS
 
 LIB_RELPATH = "share/pyenvboot/lib"
 PACKAGES = ("pyenvboot", "packaging")
+LAUNCHER_FORMS = ("auto", "sh", "python")
+# Linux reads at most BINPRM_BUF_SIZE bytes of a #! line: 128 before Linux 5.1, 256 since; longer lines are
+# cut (fs/binfmt_script.c). The interpreter path ends at the first blank, so it can have none.
+SHEBANG_MAX = 127
+PYTHON_FLAGS = "-IS"
+
+
+def running_archive() -> str | None:
+    """The zip archive (the zipapp) pyenvboot is imported from; None when it runs from a directory."""
+    spec = sys.modules["pyenvboot"].__spec__
+    archive = getattr(spec.loader, "archive", None) if spec else None
+    return archive if isinstance(archive, str) else None
 
 
 def _source() -> tuple[str | None, str]:
     """(zip archive or None, directory that holds the packages)."""
-    spec = sys.modules["pyenvboot"].__spec__
-    archive = getattr(spec.loader, "archive", None) if spec else None
+    archive = running_archive()
     if archive:
         return archive, ""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -118,7 +138,16 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
       esac
     fi
     if [ -n "$_pyenvboot_fast" ]; then
-      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d
+      # The container is started: the marker of pyenvboot.identity.started_marker, made as it makes it.
+      if read -r _pyenvboot_b 2>/dev/null < /proc/sys/kernel/random/boot_id \
+        && read -r _pyenvboot_d 2>/dev/null < /proc/1/stat; then
+        _pyenvboot_starttime() {{ _pyenvboot_d=${{20}}; }}  # a function's own "$@": the caller's stays
+        _pyenvboot_starttime ${{_pyenvboot_d##*) }}
+        unset -f _pyenvboot_starttime
+        _pyenvboot_d="${{TMPDIR:-/tmp}}/pyenvboot-started-$_pyenvboot_b-$_pyenvboot_d"
+        [ -e "$_pyenvboot_d" ] || true 2>/dev/null >> "$_pyenvboot_d"
+      fi
+      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d _pyenvboot_b
       exec "$@"
     fi
     set -- exec -- "$@"
@@ -128,10 +157,63 @@ exec {q(python)} -IS -c {q(code)} "$@"
 """
 
 
-def write_launcher(bin_dir: str, venv: str) -> None:
+def python_launcher_text(venv: str) -> str:
+    """``VENV/bin/pyenvboot`` for an image without /bin/sh: Python from the first byte, the venv's own python.
+
+    The same program as the sh form's Python path (``python -IS``, pyenvboot's
+    byte-compiled copy), so both forms behave alike; it costs one interpreter start.
+    """
+    lib = os.path.join(venv, LIB_RELPATH)
+    return f"""\
+#!{os.path.join(venv, "bin", "python")} {PYTHON_FLAGS}
+# pyenvboot for {venv}, written by 'pyenvboot init --launcher python': it needs no /bin/sh.
+# This venv is the default for every command run through it.
+import os
+import sys
+
+if not os.environ.get("PYENVBOOT_VENV"):
+    os.environ["PYENVBOOT_VENV"] = {venv!r}
+sys.path.insert(0, {lib!r})
+from pyenvboot.cli import main
+
+sys.exit(main())
+"""
+
+
+def choose_form(requested: str, shell: str = "/bin/sh") -> str:
+    """``auto``: the sh form where ``shell`` can run, else the python form."""
+    if requested != "auto":
+        return requested
+    return "sh" if os.access(shell, os.X_OK) else "python"
+
+
+def shebang_problem(venv: str) -> str | None:
+    """Why the python form's ``#!`` line cannot name this venv's python, or None."""
+    line = "#!%s %s" % (os.path.join(venv, "bin", "python"), PYTHON_FLAGS)
+    if any(c.isspace() for c in venv):
+        return "the venv path %r has a blank, which ends the interpreter on a #! line" % venv
+    if len(line.encode()) > SHEBANG_MAX:
+        return "the #! line for %s would be %d bytes; Linux reads %d" % (venv, len(line.encode()), SHEBANG_MAX)
+    return None
+
+
+def interpreter_of(path: str) -> str | None:
+    """The interpreter a script's ``#!`` line names, or None (no ``#!``, unreadable)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(SHEBANG_MAX + 2)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].split(None, 1)
+    return os.fsdecode(words[0]) if words else None
+
+
+def write_launcher(bin_dir: str, venv: str, form: str = "sh") -> None:
     path = os.path.join(bin_dir, "pyenvboot")
     tmp = path + ".pyenvboot-tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777)  # executable, less the umask
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(launcher_text(venv))
+        f.write(python_launcher_text(venv) if form == "python" else launcher_text(venv))
     os.replace(tmp, path)

@@ -20,10 +20,15 @@ def check_home(home: str) -> None:
 
 
 def ensure_home(home: str, gid: int) -> str:
-    """A group-writable, setgid HOME for UIDs that have none (issue 2, point 5)."""
+    """A group-writable, setgid HOME for UIDs that have none (issue 2, point 5).
+
+    With its ``.cache``: a build step's cache mount there (``target=HOME/.cache/pip``)
+    would otherwise make it, root-owned and 0755, in the image (BuildKit and buildah
+    create a mount target's missing parents), and no other UID could keep a cache.
+    """
     check_home(home)
     try:
-        os.makedirs(home, exist_ok=True)
+        os.makedirs(os.path.join(home, ".cache"), exist_ok=True)
     except OSError as exc:
         if os.getuid() != 0 and isinstance(exc, PermissionError):
             return "skipped shared home %s: not writable by uid %d (run init as root)" % (home, os.getuid())

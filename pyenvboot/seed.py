@@ -1,8 +1,8 @@
 """Where the venv's pip comes from, on every base image (issue 4).
 
 The fast way needs no pip run: unpack a pip wheel (the interpreter's own from
-``ensurepip``, Debian's ``/usr/share/python-wheels``, a wheelhouse, or the one
-``--pip-wheel`` names). A base without any (Debian/Ubuntu minimal images without
+``ensurepip``, Debian's ``/usr/share/python-wheels``, a wheelhouse, the ones the
+zipapp carries, or the one ``--pip-wheel`` names). A base without any (Debian/Ubuntu minimal images without
 ``python3-venv``) may still have ``virtualenv``, which carries or finds a pip: it
 makes a throw-away environment inside the venv and pyenvboot moves that pip in.
 
@@ -23,10 +23,11 @@ from typing import Dict, List, Optional, Sequence
 
 from pyenvboot.dists import Distribution, read_distributions
 from pyenvboot.errors import CreateError
-from pyenvboot.wheel import console_scripts, install_wheel, write_console_scripts
+from pyenvboot.wheel import console_scripts, install_wheel, open_wheel, write_console_scripts
 
 CREATORS = ("auto", "venv", "virtualenv")
 TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv starts with this
+CARRIED_DIR = "seed-wheels"  # where scripts/build-zipapp puts the pip wheels the zipapp carries
 
 
 def wheel_version(path: str) -> List[int]:
@@ -41,12 +42,12 @@ def wheel_version(path: str) -> List[int]:
 def wheel_requires_python(path: str) -> Optional[str]:
     """The ``Requires-Python`` of a wheel, read from its METADATA; None when absent or unreadable."""
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_wheel(path) as zf:
             names = [n for n in zf.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
             if not names:
                 return None
             text = zf.read(names[0]).decode("utf-8", "replace")
-    except (OSError, zipfile.BadZipFile):
+    except (OSError, zipfile.BadZipFile, KeyError):
         return None
     value = HeaderParser().parsestr(text).get("Requires-Python")
     return value.strip() if value else None
@@ -78,13 +79,31 @@ def pip_wheels(directory: Optional[str]) -> List[str]:
     )
 
 
+def carried_pip_wheels() -> List[str]:
+    """The pip wheels the zipapp carries (``ARCHIVE/seed-wheels/pip-*.whl``); none when not run from one."""
+    from pyenvboot.launcher import running_archive
+
+    archive = running_archive()
+    if not archive:
+        return []
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return []
+    prefix = CARRIED_DIR + "/pip-"
+    return sorted(os.path.join(archive, n) for n in names if n.startswith(prefix) and n.endswith(".whl"))
+
+
 def choose_wheel(own: Sequence[str], others: Sequence[str], version: Sequence[int]) -> Optional[str]:
-    """The newest pip wheel that fits ``version``; the interpreter's own wins a tie."""
-    best: Optional[str] = None
-    for path in list(own) + list(others):
-        if fits(wheel_requires_python(path), version) and (best is None or wheel_version(path) > wheel_version(best)):
-            best = path
-    return best
+    """The newest pip wheel that fits ``version``; the interpreter's own wins a tie.
+
+    Newest first, so only the wheels newer than the one taken have their metadata read.
+    """
+    for path in sorted(list(own) + list(others), key=wheel_version, reverse=True):  # stable: own first in a tie
+        if fits(wheel_requires_python(path), version):
+            return path
+    return None
 
 
 def installed_pip(purelib: str) -> Optional[Distribution]:

@@ -8,6 +8,7 @@ The scripts are added to RECORD so that pip can later upgrade or remove itself.
 from __future__ import annotations
 
 import configparser
+import functools
 import io
 import os
 import zipfile
@@ -80,6 +81,31 @@ def console_scripts(entry_points: str) -> Dict[str, str]:
     return dict(parser["console_scripts"]) if parser.has_section("console_scripts") else {}
 
 
+def open_wheel(path: str) -> zipfile.ZipFile:
+    """A wheel file, or a wheel stored inside a zip archive (``ARCHIVE/MEMBER``, as zipimport names paths).
+
+    A wheel inside the zipapp is read into memory whole (pip's is 2 MB): one read, then
+    random access without inflating anything twice, since the zipapp stores wheels uncompressed.
+    Raises OSError, zipfile.BadZipFile or KeyError.
+    """
+    if os.path.isfile(path):
+        return zipfile.ZipFile(path)
+    archive = path
+    while not os.path.isfile(archive):
+        parent = os.path.dirname(archive)
+        if parent == archive:
+            raise FileNotFoundError(2, "no such file", path)
+        archive = parent
+    return zipfile.ZipFile(io.BytesIO(_member(archive, os.path.relpath(path, archive))))
+
+
+@functools.lru_cache(maxsize=1)
+def _member(archive: str, name: str) -> bytes:
+    """One member of a zip archive; kept, since ``init`` reads the chosen pip wheel's metadata, then the wheel."""
+    with zipfile.ZipFile(archive) as outer:
+        return outer.read(name)
+
+
 def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_names: Dict[str, List[str]]) -> None:
     """Extract ``wheel`` into ``purelib``; write the console scripts named in ``script_names``.
 
@@ -87,8 +113,8 @@ def install_wheel(wheel: str, purelib: str, bin_dir: str, python: str, script_na
     ``pip`` entry point becomes ``pip``, ``pip3`` and ``pip3.X``).
     """
     try:
-        zf = zipfile.ZipFile(wheel)
-    except (OSError, zipfile.BadZipFile) as exc:
+        zf = open_wheel(wheel)
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:
         raise CreateError("cannot read wheel %s: %s" % (wheel, exc)) from None
     with zf:
         names = zf.namelist()

@@ -1,9 +1,12 @@
-"""Fixtures for the container test tier (podman, local base images, index).
+"""Fixtures for the container test tier: both engines, local base images, a package index.
 
-The tier sets itself up: the first test that needs podman runs
-``scripts/container-setup`` once per session (cached, ~1 s when warm). If
-that fails the tier is skipped with the reason, except in CI (``CI=true``),
-where a missing container tier must never pass silently: it fails instead.
+Every scenario runs on podman and on Docker (dockerd with its BuildKit), through
+the session fixture ``engine``, parametrized over both. The tier sets itself up:
+the first test on an engine runs ``scripts/container-setup --engine NAME`` once
+per session (cached, seconds when warm), with its progress on the terminal.
+Docker needs a running dockerd (``DOCKER_HOST``; ``scripts/test`` starts a private
+one). If an engine is unavailable its tests are skipped with the reason, except
+in CI (``CI=true``), where a missing engine must never pass silently: they fail.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ import pytest
 
 from tests.container.images import build_index, images, zipapp  # noqa: F401  (scenario fixtures)
 from tests.container.index_server import PackageIndex
+from tests.container.progress import report
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -29,7 +34,10 @@ SETUP_SCRIPT = REPO_ROOT / "scripts" / "container-setup"
 # A cold setup debootstraps four images (~2-3 min); a fresh machine also
 # installs podman from apt first.
 SETUP_TIMEOUT = float(os.environ.get("PYENVBOOT_CONTAINER_SETUP_TIMEOUT", "1800"))
-
+# Debian's docker.io client: it drives dockerd's BuildKit. A client without buildx
+# (such as a static one in /usr/local/bin) falls back to the legacy builder.
+DOCKER = "/usr/bin/docker"
+ENGINES = ("podman", "docker")
 
 IMAGE_REPO = "localhost/pyenvboot-base"
 BASE_IMAGES: Mapping[str, str] = {
@@ -38,7 +46,7 @@ BASE_IMAGES: Mapping[str, str] = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "container: needs rootful podman and the local pyenvboot base images")
+    config.addinivalue_line("markers", "container: needs podman and dockerd and the local pyenvboot base images")
 
 
 def _in_ci() -> bool:
@@ -52,8 +60,11 @@ def _unavailable(reason: str) -> NoReturn:
     pytest.skip(f"container tier unavailable: {reason}")
 
 
-def _run_setup(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    """Run container-setup in its own process group so a timeout stops all of it."""
+def _run_setup(config: pytest.Config, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run container-setup in its own process group, its lines shown on the terminal as they come.
+
+    A timeout stops all of it (it prints a line at least every 15 s while it works).
+    """
     proc = subprocess.Popen(
         [str(SETUP_SCRIPT), *args],
         stdout=subprocess.PIPE,
@@ -62,65 +73,100 @@ def _run_setup(args: list[str], timeout: float) -> subprocess.CompletedProcess[s
         text=True,
         start_new_session=True,
     )
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    assert proc.stdout is not None
+    expired = threading.Event()
+
+    def stop() -> None:
+        expired.set()
         os.killpg(proc.pid, signal.SIGTERM)
+
+    watchdog = threading.Timer(timeout, stop)
+    watchdog.start()
+    lines: list[str] = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            report(config, "container-setup: " + line.rstrip("\n"))
         try:
-            out, _ = proc.communicate(timeout=30)
+            proc.wait(timeout=30 if expired.is_set() else None)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            out, _ = proc.communicate()
-        raise subprocess.TimeoutExpired(proc.args, timeout, output=out) from None
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, None)
+            proc.wait()
+    finally:
+        watchdog.cancel()
+        proc.stdout.close()
+    if expired.is_set():
+        raise subprocess.TimeoutExpired(proc.args, timeout, output="".join(lines))
+    return subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines), None)
+
+
+def _print_env() -> dict[str, str]:
+    """container-setup's exports (CONTAINERS_CONF)."""
+    printed = subprocess.run(
+        [str(SETUP_SCRIPT), "--print-env"], capture_output=True, text=True, timeout=60, check=False
+    )
+    if printed.returncode != 0:
+        _unavailable(f"container-setup --print-env failed:\n{_tail(printed.stdout + printed.stderr)}")
+    exports = {}
+    for line in printed.stdout.splitlines():
+        words = shlex.split(line)
+        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
+            key, value = words[1].split("=", 1)
+            exports[key] = value
+    return exports
 
 
 def _tail(text: str | None, lines: int = 25) -> str:
     return "\n".join((text or "").strip().splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
-def container_env() -> dict[str, str]:
-    """Environment for running podman: the caller's plus container-setup's exports.
-
-    Runs ``scripts/container-setup`` (all base images) once per session.
-    """
-    if sys.platform != "linux":
-        _unavailable("podman tier needs Linux")
-    if not SETUP_SCRIPT.is_file():
-        _unavailable(f"{SETUP_SCRIPT} is missing")
-    try:
-        setup = _run_setup([], SETUP_TIMEOUT)
-    except subprocess.TimeoutExpired as exc:
-        _unavailable(f"container-setup timed out after {exc.timeout:.0f}s:\n{_tail(exc.output)}")
-    except OSError as exc:
-        _unavailable(f"cannot run container-setup: {exc}")
-    if setup.returncode != 0:
-        _unavailable(f"container-setup exited {setup.returncode}:\n{_tail(setup.stdout)}")
-
-    printed = _run_setup(["--print-env"], 60)
-    if printed.returncode != 0:
-        _unavailable(f"container-setup --print-env failed:\n{_tail(printed.stdout)}")
-    env = dict(os.environ)
-    for line in printed.stdout.splitlines():
-        words = shlex.split(line)
-        if len(words) == 2 and words[0] == "export" and "=" in words[1]:
-            key, value = words[1].split("=", 1)
-            env[key] = value
-    return env
-
-
 @dataclass(frozen=True)
-class Podman:
-    """Runs ``podman`` with the tier's environment; returns CompletedProcess.
+class Engine:
+    """One container engine, run with the tier's environment; calling it returns a CompletedProcess.
 
-    Output is captured as text. A command exceeding ``timeout`` is killed
-    and the test fails with what it printed; ``check=True`` fails the test on
-    a non-zero exit, showing stdout and stderr.
+    ``name`` is ``podman`` or ``docker``. Output is captured as text. A command exceeding
+    ``timeout`` is killed and the test fails with what it printed; ``check=True`` fails the
+    test on a non-zero exit, showing stdout and stderr. The attributes hold what differs
+    between the two engines' command lines; everything else (run, exec, logs, stop, wait,
+    inspect, rmi) is spelled the same for both.
     """
 
+    name: str
+    binary: str
     env: Mapping[str, str]
     default_timeout: float = 300.0
+
+    @property
+    def run_defaults(self) -> list[str]:
+        """``run`` options every scenario gets: local images only, and Docker's rule for a
+        ``--user`` UID with no passwd entry on both engines (podman would write one)."""
+        return ["--pull=never", "--passwd=false"] if self.name == "podman" else ["--pull=never"]
+
+    @property
+    def build_options(self) -> list[str]:
+        """``build`` options: local bases only, and no intermediate images left (podman's
+        ``--layers=false``; BuildKit keeps its cache out of the image list), output readable."""
+        return ["--pull=never", "--layers=false"] if self.name == "podman" else ["--progress=plain"]
+
+    @property
+    def read_only(self) -> list[str]:
+        """A read-only root with nothing writable but a tmpfs on /tmp, as Docker's and
+        Kubernetes' (podman adds tmpfs on /run and /var/tmp unless told not to)."""
+        extra = ["--read-only-tmpfs=false"] if self.name == "podman" else []
+        return ["--read-only", *extra, "--tmpfs", "/tmp:rw,mode=1777"]
+
+    def argv(self, *args: str) -> list[str]:
+        """The command line, for a process the test drives itself (``logs --follow``, a pty)."""
+        return [self.binary, *args]
+
+    def image_exists(self, ref: str) -> bool:
+        return self("image", "inspect", "--format", "{{.Id}}", ref, timeout=60).returncode == 0
+
+    def remove_container(self, name: str) -> None:
+        """Remove a container at once, running or not (podman's ``rm --force`` would
+        wait out the stop timeout first)."""
+        now = ["--time", "0"] if self.name == "podman" else []
+        self("rm", "--force", *now, name, timeout=120)
 
     def __call__(
         self,
@@ -129,7 +175,7 @@ class Podman:
         check: bool = False,
         input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        cmd = ["podman", *args]
+        cmd = self.argv(*args)
         limit = self.default_timeout if timeout is None else timeout
         try:
             result = subprocess.run(
@@ -162,15 +208,59 @@ def _text(data: str | bytes | None) -> str:
     return data or ""
 
 
-@pytest.fixture(scope="session")
-def podman(container_env: dict[str, str]) -> Podman:
-    """The podman helper, available once the tier is set up."""
-    return Podman(container_env)
+def _docker_problem(env: Mapping[str, str]) -> str | None:
+    """None when dockerd answers, else why not."""
+    if not Path(DOCKER).is_file():
+        return f"{DOCKER} is missing (Debian's docker.io; scripts/test installs it)"
+    if not env.get("DOCKER_HOST"):
+        return "DOCKER_HOST is not set (scripts/test starts a private dockerd and sets it)"
+    try:
+        probe = subprocess.run(
+            [DOCKER, "version", "--format", "{{.Server.Version}}"],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"docker version: {exc}"
+    if probe.returncode != 0:
+        return f"dockerd at {env['DOCKER_HOST']} does not answer: {_tail(probe.stderr, 3)}"
+    return None
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Each engine in turn, set up once per session: every test that takes it runs on both.
+
+    Runs ``scripts/container-setup --engine NAME``: the base images, imported into that engine.
+    """
+    name: str = request.param
+    if sys.platform != "linux":
+        _unavailable("the container tier needs Linux")
+    if not SETUP_SCRIPT.is_file():
+        _unavailable(f"{SETUP_SCRIPT} is missing")
+    env = {**os.environ, **_print_env()}
+    if name == "docker":
+        env["DOCKER_BUILDKIT"] = "1"
+        problem = _docker_problem(env)
+        if problem is not None:
+            _unavailable(f"docker: {problem}")
+    try:
+        setup = _run_setup(request.config, ["--engine", name], SETUP_TIMEOUT)
+    except subprocess.TimeoutExpired as exc:
+        _unavailable(f"container-setup timed out after {exc.timeout:.0f}s:\n{_tail(_text(exc.output))}")
+    except OSError as exc:
+        _unavailable(f"cannot run container-setup: {exc}")
+    if setup.returncode != 0:
+        _unavailable(f"container-setup --engine {name} exited {setup.returncode}:\n{_tail(setup.stdout)}")
+    return Engine(name, DOCKER if name == "docker" else "podman", env)
 
 
 @pytest.fixture(scope="session")
-def base_images(container_env: dict[str, str]) -> Mapping[str, str]:
-    """Tag -> image reference of the local base images (all built by setup)."""
+def base_images(engine: Engine) -> Mapping[str, str]:
+    """Tag -> image reference of the local base images (imported into ``engine`` by setup)."""
     return BASE_IMAGES
 
 

@@ -1,4 +1,4 @@
-"""Running the scenario images: one-off runs, detached containers, waiting on their output."""
+"""Running the scenario images on either engine: one-off runs, detached containers, waiting on their output."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
 
 # Where OpenShift puts namespace UID ranges; none of these is in any image's /etc/passwd.
 _UID_RANGE = (1_000_000_000, 2_000_000_000)
@@ -27,8 +27,9 @@ def arbitrary_uid() -> int:
 
 
 def as_user(uid: int) -> list[str]:
-    """podman options for ``uid`` in group 0 with no passwd entry, as under Docker and Kubernetes."""
-    return ["--user", f"{uid}:0", "--passwd=false"]
+    """``run`` options for ``uid`` in group 0; no passwd entry is made for it, as under Docker
+    and Kubernetes (every run here has :attr:`Engine.run_defaults`)."""
+    return ["--user", f"{uid}:0"]
 
 
 def unique_name(what: str) -> str:
@@ -36,7 +37,7 @@ def unique_name(what: str) -> str:
 
 
 def run_image(
-    podman: Podman,
+    engine: Engine,
     image: str,
     *command: str,
     options: Sequence[str] = (),
@@ -45,11 +46,11 @@ def run_image(
     timeout: float = 120,
     input: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``podman run --rm`` of ``image`` (its ENTRYPOINT, so ``pyenvboot exec``) with ``command``."""
-    return podman(
+    """``run --rm`` of ``image`` (its ENTRYPOINT, so ``pyenvboot exec``) with ``command``."""
+    return engine(
         "run",
         "--rm",
-        "--pull=never",
+        *engine.run_defaults,
         f"--network={network}",
         *(["-i"] if input is not None else []),
         *options,
@@ -62,11 +63,11 @@ def run_image(
 
 
 def run_script_as(
-    podman: Podman, image: str, script: str, uid: int, index_url: str, timeout: float = 300
+    engine: Engine, image: str, script: str, uid: int, index_url: str, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
     """``sh -c SCRIPT`` through the entrypoint as ``uid`` with pip pointed at ``index_url``; must succeed."""
     result = run_image(
-        podman,
+        engine,
         image,
         "sh",
         "-c",
@@ -82,7 +83,7 @@ def run_script_as(
 
 @contextmanager
 def running(
-    podman: Podman,
+    engine: Engine,
     image: str,
     *command: str,
     options: Sequence[str] = (),
@@ -91,21 +92,23 @@ def running(
 ) -> Iterator[str]:
     """A detached container (removed afterwards); yields its name."""
     name = name or unique_name("ctr")
-    podman("run", "-d", "--pull=never", f"--network={network}", "--name", name, *options, image, *command, check=True)
+    engine(
+        "run", "-d", *engine.run_defaults, f"--network={network}", "--name", name, *options, image, *command, check=True
+    )
     try:
         yield name
     finally:
-        podman("rm", "--force", "--time", "0", name, timeout=120)
+        engine.remove_container(name)
 
 
-def wait_for_output(podman: Podman, container: str, text: str, timeout: float = 60) -> str:
+def wait_for_output(engine: Engine, container: str, text: str, timeout: float = 60) -> str:
     """Follow the container's log until a line contains ``text``; return the log so far.
 
     Fails the test, with the log, when the container ends or ``timeout`` passes first.
     """
     proc = subprocess.Popen(
-        ["podman", "logs", "--follow", container],
-        env=dict(podman.env),
+        engine.argv("logs", "--follow", container),
+        env=dict(engine.env),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -1,11 +1,12 @@
 """Images for the scenario tests, built once and reused while their inputs are unchanged.
 
-Every image is tagged ``localhost/pyenvboot-test-NAME:KEY``, where KEY hashes all
+Each engine builds its own. Every image is tagged ``localhost/pyenvboot-test-NAME:KEY``, where KEY hashes all
 that goes into it: the base image's ID, the Dockerfile, every file of the build
 context (the zipapp by its members, since its timestamps change on every build),
 the build arguments and the wheels the build-time index serves. A warm run finds
 the tag and builds nothing; a changed input gives a new tag, and the previous
-image of that NAME is removed, so the store holds one image per NAME.
+image of that NAME is removed, so the store holds one image per NAME. A build
+that runs long prints a line at least every 15 s.
 
 Builds reach the session's package index (``PIP_INDEX_URL``, a build argument the
 derived Dockerfiles declare) on loopback with ``--network host``; the index's port
@@ -15,6 +16,7 @@ is not part of the key.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import subprocess
 import tempfile
@@ -27,11 +29,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.container.index_server import PackageIndex
+from tests.container.progress import report, run_reporting
 from tests.container.wheelcache import REPO_ROOT, WheelCacheError, binary_wheels, fetch, zipapp_wheels
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
 
 TEST_IMAGE_PREFIX = "localhost/pyenvboot-test-"
 DOCKERFILE_EXAMPLE = REPO_ROOT / "Dockerfile.example"
@@ -50,6 +53,36 @@ PYTHON_VERSIONS: Mapping[str, str] = {
 }
 # Build arguments that change per session without changing the image.
 TRANSIENT_ARGS = frozenset({"PIP_INDEX_URL"})
+SHELL_LESS_EXAMPLE = REPO_ROOT / "examples" / "shell-less" / "Dockerfile"
+# Every shell of a Debian minbase, under /bin and /usr/bin (merged-/usr or not).
+SHELLS = [d + s for s in ("sh", "dash", "bash", "rbash") for d in ("/bin/", "/usr/bin/")]
+EXEC_FORM_SHELLS = ", ".join('"%s"' % s for s in SHELLS)
+# Debian's busybox-static: one static binary, so it runs in any image (scripts/container-setup installs it).
+BUSYBOX = Path("/bin/busybox")
+STRIP_SHELLS = """\
+ARG BASE
+FROM ${{BASE}}
+USER 0
+RUN ["/bin/rm", "-f", {shells}]
+USER {user}
+"""
+BUSYBOX_SH = """\
+ARG BASE
+FROM ${{BASE}}
+USER 0
+COPY busybox /usr/bin/busybox
+RUN ["/usr/bin/busybox", "rm", "-f", {shells}]
+RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/sh"]
+RUN ["/usr/bin/busybox", "ln", "-s", "/usr/bin/busybox", "/bin/ash"]
+USER {user}
+"""
+# BuildKit's plain progress prefixes what a step prints with its step number and time.
+_BUILDKIT_PREFIX = re.compile(r"^#\d+ \d+\.\d+ ")
+
+
+def step_output(output: str) -> list[str]:
+    """The lines the build's steps printed, without BuildKit's ``#N 0.123`` prefixes."""
+    return [_BUILDKIT_PREFIX.sub("", line) for line in output.splitlines()]
 
 
 def _file_digest(path: Path) -> bytes:
@@ -75,15 +108,16 @@ def tree_digest(root: Path) -> str:
 
 @dataclass
 class ImageBuilder:
-    """``podman build`` with reuse by content key; see the module docstring."""
+    """``build`` with reuse by content key; see the module docstring."""
 
-    podman: Podman
+    engine: Engine
+    config: pytest.Config
     workdir: Path
     index: PackageIndex
     built: dict[str, str] = field(default_factory=dict)
 
     def image_id(self, ref: str) -> str:
-        return self.podman("image", "inspect", "--format", "{{.Id}}", ref, check=True, timeout=60).stdout.strip()
+        return self.engine("image", "inspect", "--format", "{{.Id}}", ref, check=True, timeout=60).stdout.strip()
 
     def context(self, name: str, files: Mapping[str, Path | str | bytes]) -> Path:
         """A fresh build context: ``files`` maps paths in it to a source file or to contents."""
@@ -98,7 +132,7 @@ class ImageBuilder:
         return root
 
     def _command(self, tag: str, context: Path, args: Mapping[str, str], uses_index: bool) -> list[str]:
-        cmd = ["build", "--pull=never", "--layers=false", "--network", "host" if uses_index else "none", "-t", tag]
+        cmd = ["build", *self.engine.build_options, "--network", "host" if uses_index else "none", "-t", tag]
         build_args = dict(args)
         if uses_index:
             build_args["PIP_INDEX_URL"] = self.index.url
@@ -138,32 +172,43 @@ class ImageBuilder:
         context = self.context(name, files)
         repo = TEST_IMAGE_PREFIX + name
         tag = f"{repo}:{self.key(context, all_args, bases, uses_index)}"
-        if self.podman("image", "exists", tag, timeout=60).returncode != 0:
-            result = self.podman(*self._command(tag, context, all_args, uses_index), timeout=BUILD_TIMEOUT)
+        if not self.engine.image_exists(tag):
+            result = self.run_build(tag, self._command(tag, context, all_args, uses_index))
             if result.returncode != 0:
-                tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-30:])
+                tail = "\n".join(result.stdout.strip().splitlines()[-30:])
                 pytest.fail(f"building {tag} failed (exit {result.returncode}):\n{tail}", pytrace=False)
             self.prune(repo, keep=tag)
         self.built[name] = tag
         return tag
 
     def build_expecting_failure(
-        self, name: str, files: Mapping[str, Path | str | bytes], *, bases: Mapping[str, str]
+        self,
+        name: str,
+        files: Mapping[str, Path | str | bytes],
+        *,
+        bases: Mapping[str, str],
+        args: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """A build that should fail: always run, never tagged for reuse."""
         context = self.context(name, files)
         tag = f"{TEST_IMAGE_PREFIX}{name}:should-not-exist"
-        result = self.podman(*self._command(tag, context, bases, False), timeout=BUILD_TIMEOUT)
+        result = self.run_build(tag, self._command(tag, context, {**bases, **(args or {})}, False))
         if result.returncode == 0:
-            self.podman("rmi", tag, timeout=60)
+            self.engine("rmi", tag, timeout=60)
         return result
+
+    def run_build(self, tag: str, command: list[str]) -> subprocess.CompletedProcess[str]:
+        """The build, its output (stdout and stderr in order) as ``stdout``, its progress on the terminal."""
+        what = f"{self.engine.name} build {tag}"
+        report(self.config, f"    {what}")
+        return run_reporting(self.config, what, self.engine.argv(*command), self.engine.env, BUILD_TIMEOUT)
 
     def prune(self, repo: str, keep: str) -> None:
         """Remove the other tags of ``repo``: images of earlier inputs."""
-        listed = self.podman("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", f"reference={repo}")
+        listed = self.engine("images", "--format", "{{.Repository}}:{{.Tag}}", repo)
         for ref in listed.stdout.split():
             if ref != keep and ref.startswith(repo + ":"):
-                self.podman("rmi", ref, timeout=120)  # in use elsewhere: left alone
+                self.engine("rmi", ref, timeout=120)  # in use elsewhere: left alone
 
 
 class Images:
@@ -184,15 +229,44 @@ class Images:
         args = {"INIT_FLAGS": init_flags} if init_flags else {}
         return self.builder.build(name, self.example_files(), bases={"BASE_IMAGE": self.base_images[base]}, args=args)
 
-    def example_build_failure(self, base: str) -> subprocess.CompletedProcess[str]:
+    def example_build_failure(self, base: str, init_flags: str = "") -> subprocess.CompletedProcess[str]:
+        args = {"INIT_FLAGS": init_flags} if init_flags else {}
         return self.builder.build_expecting_failure(
-            f"example-{base}", self.example_files(), bases={"BASE_IMAGE": self.base_images[base]}
+            f"example-{base}", self.example_files(), bases={"BASE_IMAGE": self.base_images[base]}, args=args
         )
 
     def derived_app(self, base: str) -> str:
         """examples/derived, unchanged, on the example image for ``base``: jinja2 from real wheels."""
         files: dict[str, Path | str | bytes] = {p.name: p for p in DERIVED_EXAMPLE.iterdir() if p.is_file()}
         return self.builder.build(f"derived-app-{base}", files, bases={"BASE": self.example(base)}, uses_index=True)
+
+    def without_shells(self, base: str, example: bool) -> str:
+        """A base image (or the example image on it) with sh, dash and bash removed, as distroless has none."""
+        name = ("example-%s" if example else "%s") % base + "-no-shell"
+        ref = self.example(base) if example else self.base_images[base]
+        dockerfile = STRIP_SHELLS.format(shells=EXEC_FORM_SHELLS, user="1001:0" if example else "0")
+        return self.builder.build(name, {"Dockerfile": dockerfile}, bases={"BASE": ref})
+
+    def shell_less_recipe(self, files: Mapping[str, str]) -> str:
+        """examples/shell-less (the README's recipe): built on Debian 12, its final stage Debian 12 without shells.
+
+        ``files`` holds the app the recipe copies (``requirements.txt``, ``app.py``).
+        """
+        context: dict[str, Path | str | bytes] = {
+            "Dockerfile": SHELL_LESS_EXAMPLE,
+            "dist/pyenvboot.pyz": self.zipapp,
+            **files,
+        }
+        bases = {"BASE_IMAGE": self.base_images["debian12"], "RUNTIME_IMAGE": self.without_shells("debian12", False)}
+        return self.builder.build("shell-less-recipe", context, bases=bases, uses_index=True)
+
+    def busybox_sh(self) -> str:
+        """The example image on Debian 12 with busybox as its only shell (/bin/sh and /bin/ash), as on Alpine."""
+        if not BUSYBOX.is_file():
+            pytest.fail(f"no {BUSYBOX}: scripts/container-setup installs Debian's busybox-static", pytrace=False)
+        dockerfile = BUSYBOX_SH.format(shells=EXEC_FORM_SHELLS, user="1001:0")
+        files: dict[str, Path | str | bytes] = {"Dockerfile": dockerfile, "busybox": BUSYBOX}
+        return self.builder.build("example-debian12-busybox", files, bases={"BASE": self.example("debian12")})
 
     def derived(self, name: str, dockerfile: str, files: Mapping[str, str], base: str = "debian12") -> str:
         """A derived image from a Dockerfile written by the test (``ARG BASE`` / ``FROM ${BASE}``)."""
@@ -260,12 +334,13 @@ def build_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PackageInd
 
 @pytest.fixture(scope="session")
 def images(
-    podman: Podman,
+    request: pytest.FixtureRequest,
+    engine: Engine,
     base_images: Mapping[str, str],
     build_index: PackageIndex,
     zipapp: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Images:
-    """Builds (or reuses) the scenario images; see :class:`Images`."""
-    builder = ImageBuilder(podman, tmp_path_factory.mktemp("contexts"), build_index)
+    """Builds (or reuses) the scenario images with ``engine``; see :class:`Images`."""
+    builder = ImageBuilder(engine, request.config, tmp_path_factory.mktemp("contexts"), build_index)
     return Images(builder, zipapp, base_images)

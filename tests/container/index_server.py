@@ -236,6 +236,8 @@ def _make_handler(index: PackageIndex) -> type[BaseHTTPRequestHandler]:
                 self.send_response(HTTPStatus.OK)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Length", str(size))
+                # A release file never changes; PyPI says so too, and installers cache it by that.
+                self.send_header("Cache-Control", "max-age=365000000, immutable, public")
                 self.end_headers()
                 if send_body:
                     shutil.copyfileobj(fh, self.wfile)

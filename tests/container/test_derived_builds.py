@@ -24,7 +24,7 @@ from tests.container.containers import (
 )
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.images import Images
     from tests.container.index_server import PackageIndex
 
@@ -77,17 +77,17 @@ def derived_image(request: pytest.FixtureRequest, images: Images) -> str:
     return images.derived(name, derived_dockerfile(build_user), {"requirements.txt": REQUIREMENTS})
 
 
-def test_build_installed_into_the_venv(podman: Podman, derived_image: str) -> None:
-    result = run_image(podman, derived_image, "python", "-c", "import demo, extra; print('demo=' + demo.__version__)")
+def test_build_installed_into_the_venv(engine: Engine, derived_image: str) -> None:
+    result = run_image(engine, derived_image, "python", "-c", "import demo, extra; print('demo=' + demo.__version__)")
     assert value("demo", result.stdout) == "1.0"
-    policy = run_image(podman, derived_image, "sh", "-c", POLICY_CHECK)
+    policy = run_image(engine, derived_image, "sh", "-c", POLICY_CHECK)
     assert value("policy_violations", policy.stdout) == "none"
 
 
 def test_arbitrary_uid_upgrades_uninstalls_and_installs(
-    podman: Podman, derived_image: str, build_index: PackageIndex
+    engine: Engine, derived_image: str, build_index: PackageIndex
 ) -> None:
-    result = run_script_as(podman, derived_image, RUNTIME_SCRIPT, arbitrary_uid(), build_index.url)
+    result = run_script_as(engine, derived_image, RUNTIME_SCRIPT, arbitrary_uid(), build_index.url)
     out = result.stdout
     assert value("whoami", out) == "default"
     assert value("getuser", out) == "default"
@@ -102,14 +102,14 @@ def test_arbitrary_uid_upgrades_uninstalls_and_installs(
 
 
 def test_second_uid_changes_what_the_first_installed(
-    podman: Podman, derived_image: str, build_index: PackageIndex
+    engine: Engine, derived_image: str, build_index: PackageIndex
 ) -> None:
     first, second = arbitrary_uid(), arbitrary_uid()
     script = "pyenvboot pip install -q --upgrade demo needs-demo && echo ready && exec sleep infinity"
     options = [*as_user(first), "--env", f"PIP_INDEX_URL={build_index.url}"]
-    with running(podman, derived_image, "sh", "-c", script, options=options, network="host") as name:
-        wait_for_output(podman, name, "ready", timeout=240)
-        result = podman(
+    with running(engine, derived_image, "sh", "-c", script, options=options, network="host") as name:
+        wait_for_output(engine, name, "ready", timeout=240)
+        result = engine(
             "exec",
             "--user",
             f"{second}:0",

@@ -18,14 +18,11 @@ import pytest
 from tests.container.containers import arbitrary_uid, as_user, run_image, value
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.images import Images
 
 pytestmark = pytest.mark.container
 
-# Docker's and Kubernetes' read-only root: nothing writable but what is mounted
-# (podman would add tmpfs on /run and /var/tmp by default).
-READ_ONLY = ["--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,mode=1777"]
 REPORT = """
 echo "whoami=$(whoami 2>/dev/null || echo none)"
 echo "ld_preload=${LD_PRELOAD-}"
@@ -33,11 +30,16 @@ echo "passwd_line=$(grep ":$(id -u):" /etc/passwd || echo none)"
 """
 
 
-def test_read_only_root_with_nss_wrapper(podman: Podman, images: Images) -> None:
+def test_read_only_root_with_nss_wrapper(engine: Engine, images: Images) -> None:
     uid = arbitrary_uid()
     image = images.derived_app("debian12")
     result = run_image(
-        podman, image, "sh", "-c", REPORT + "exec python /home/pyenvboot/app.py", options=[*READ_ONLY, *as_user(uid)]
+        engine,
+        image,
+        "sh",
+        "-c",
+        REPORT + "exec python /home/pyenvboot/app.py",
+        options=[*engine.read_only, *as_user(uid)],
     )
     out = result.stdout
     assert value("whoami", out) == "default", "nss_wrapper gives the UID a name"
@@ -47,14 +49,16 @@ def test_read_only_root_with_nss_wrapper(podman: Podman, images: Images) -> None
     assert value("home", out) == f"/tmp/pyenvboot-{uid}/home (writable)"
 
 
-def test_read_only_root_without_nss_wrapper(podman: Podman, images: Images) -> None:
+def test_read_only_root_without_nss_wrapper(engine: Engine, images: Images) -> None:
     """No libnss_wrapper.so: no passwd name for C tools, but USER/LOGNAME/HOME for everything else."""
     uid = arbitrary_uid()
     script = REPORT + (
         "python -c 'import getpass; print(\"getuser=\" + getpass.getuser())';"
         ' echo "home=$HOME"; touch "$HOME/probe" && echo home_writable=yes'
     )
-    result = run_image(podman, images.example("debian13-venv"), "sh", "-c", script, options=[*READ_ONLY, *as_user(uid)])
+    result = run_image(
+        engine, images.example("debian13-venv"), "sh", "-c", script, options=[*engine.read_only, *as_user(uid)]
+    )
     out = result.stdout
     assert value("whoami", out) == "none"
     assert value("ld_preload", out) == ""
@@ -63,16 +67,16 @@ def test_read_only_root_without_nss_wrapper(podman: Podman, images: Images) -> N
     assert value("home_writable", out) == "yes"
 
 
-def test_passwd_is_not_writable_without_the_opt_in(podman: Podman, images: Images) -> None:
-    result = run_image(podman, images.example("debian12"), "stat", "-c", "%a %U:%G", "/etc/passwd")
+def test_passwd_is_not_writable_without_the_opt_in(engine: Engine, images: Images) -> None:
+    result = run_image(engine, images.example("debian12"), "stat", "-c", "%a %U:%G", "/etc/passwd")
     assert result.stdout.strip() == "644 root:root"
 
 
-def test_writable_passwd_gives_a_real_entry(podman: Podman, images: Images) -> None:
+def test_writable_passwd_gives_a_real_entry(engine: Engine, images: Images) -> None:
     uid = arbitrary_uid()
     image = images.example("debian12", init_flags="--writable-passwd")
     result = run_image(
-        podman,
+        engine,
         image,
         "sh",
         "-c",
@@ -88,16 +92,11 @@ def test_writable_passwd_gives_a_real_entry(podman: Podman, images: Images) -> N
     assert value("mode", out) == "664 root:root"
 
 
-# No tmpfs at all, as ``docker run --read-only`` gives (podman would mount tmpfs on /tmp, /run, /var/tmp).
-READ_ONLY_NO_TMPFS = ["--read-only", "--read-only-tmpfs=false"]
-
-
-def test_read_only_root_without_tmpfs_says_what_is_missing_and_starts(podman: Podman, images: Images) -> None:
+def test_read_only_root_without_tmpfs_says_what_is_missing_and_starts(engine: Engine, images: Images) -> None:
     uid = arbitrary_uid()
     app = "import os; print('started home=' + os.environ['HOME'])"
-    result = run_image(
-        podman, images.example("debian12"), "python", "-c", app, options=[*READ_ONLY_NO_TMPFS, *as_user(uid)]
-    )
+    no_tmpfs = engine.read_only[: engine.read_only.index("--tmpfs")]  # as plain ``docker run --read-only``
+    result = run_image(engine, images.example("debian12"), "python", "-c", app, options=[*no_tmpfs, *as_user(uid)])
     assert result.stdout == "started home=/\n"
     assert result.stderr == (
         f"pyenvboot: warning: no writable HOME for uid {uid}: HOME=/, /home/pyenvboot and /tmp are not writable"

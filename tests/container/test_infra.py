@@ -1,7 +1,7 @@
 """Smoke tests for the container tier's own infrastructure.
 
 If these fail, later container tests would fail for reasons unrelated to
-pyenvboot: podman configuration, base images, or the local package index.
+pyenvboot: engine configuration, base images, or the local package index.
 """
 
 from __future__ import annotations
@@ -12,50 +12,26 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.container.containers import as_user, run_image
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.index_server import PackageIndex
 
 pytestmark = pytest.mark.container
 
-# OpenShift-style arbitrary UID: present in no image's /etc/passwd.
-ARBITRARY_USER = "1000680000:0"
-
 
 @pytest.mark.parametrize("tag", ["debian12", "debian12-plain", "debian13", "debian13-venv"])
-def test_base_image_runs_python3(podman: Podman, base_images: Mapping[str, str], tag: str) -> None:
-    result = podman(
-        "run",
-        "--rm",
-        "--pull=never",
-        "--network=none",
-        base_images[tag],
-        "python3",
-        "-c",
-        "import sys; print(sys.version_info[0])",
-        check=True,
-        timeout=120,
-    )
+def test_base_image_runs_python3(engine: Engine, base_images: Mapping[str, str], tag: str) -> None:
+    result = run_image(engine, base_images[tag], "python3", "-c", "import sys; print(sys.version_info[0])")
     assert result.stdout.strip() == "3"
 
 
-def test_unknown_uid_has_no_passwd_entry(podman: Podman, base_images: Mapping[str, str]) -> None:
-    """--passwd=false gives Docker/Kubernetes behaviour: no entry is invented."""
-    result = podman(
-        "run",
-        "--rm",
-        "--pull=never",
-        "--network=none",
-        "--passwd=false",
-        "--user",
-        ARBITRARY_USER,
-        base_images["debian12"],
-        "sh",
-        "-c",
-        "id; whoami",
-        timeout=120,
+def test_unknown_uid_has_no_passwd_entry(engine: Engine, base_images: Mapping[str, str]) -> None:
+    """Docker's and Kubernetes' behaviour, on both engines: no entry is invented for the UID."""
+    result = run_image(
+        engine, base_images["debian12"], "sh", "-c", "id; whoami", options=as_user(1000680000), check=False
     )
     assert result.returncode != 0, result.stdout
     assert result.stdout.startswith("uid=1000680000 gid=0(root)"), result.stdout
@@ -77,7 +53,7 @@ def test_index_server_pep503_pages(package_index: PackageIndex) -> None:
 
 
 def test_index_server_reachable_from_container(
-    podman: Podman, base_images: Mapping[str, str], package_index: PackageIndex
+    engine: Engine, base_images: Mapping[str, str], package_index: PackageIndex
 ) -> None:
     """A venv pip in a container installs a wheel and its dependency from the index."""
     build_wheel(
@@ -99,17 +75,6 @@ def test_index_server_reachable_from_container(
         f"--index-url {package_index.url} pyenvboot-probe && "
         "/tmp/v/bin/pyenvboot-probe"
     )
-    result = podman(
-        "run",
-        "--rm",
-        "--pull=never",
-        "--network=host",
-        base_images["debian12"],
-        "sh",
-        "-c",
-        script,
-        check=True,
-        timeout=300,
-    )
+    result = run_image(engine, base_images["debian12"], "sh", "-c", script, network="host", timeout=300)
     assert "probe ok, dep 2.0" in result.stdout
     assert "/simple/pyenvboot-probe-dep/" in package_index.requests

@@ -1,6 +1,6 @@
 """Scenario 4 (issue 3): the app is PID 1, gets SIGTERM itself, and its exit code is the container's.
 
-``podman stop`` sends SIGTERM and waits up to its timeout before SIGKILL: an
+``docker stop`` (and ``podman stop``) sends SIGTERM and waits up to its timeout before SIGKILL: an
 entrypoint that swallowed SIGTERM would make it take the whole timeout and end
 with 137. A missing command must give 127 (126 when not executable), like a shell.
 """
@@ -17,12 +17,12 @@ from tests.container.containers import arbitrary_uid, as_user, run_image, runnin
 from tests.container.images import GUNICORN_REQUIREMENT
 
 if TYPE_CHECKING:
-    from tests.container.conftest import Podman
+    from tests.container.conftest import Engine
     from tests.container.images import Images
 
 pytestmark = pytest.mark.container
 
-STOP_TIMEOUT = 30  # seconds podman stop waits before SIGKILL
+STOP_TIMEOUT = 30  # seconds stop waits before SIGKILL
 EXIT_ON_TERM = 42  # the app's own choice, so the container's code is provably the app's
 APP = f"""
 import os, signal, sys
@@ -37,25 +37,25 @@ while True:
 """
 
 
-def test_podman_stop_ends_the_app_through_sigterm(podman: Podman, images: Images) -> None:
+def test_stop_ends_the_app_through_sigterm(engine: Engine, images: Images) -> None:
     image = images.example("debian12")
-    with running(podman, image, "python", "-c", APP, options=as_user(arbitrary_uid())) as name:
-        log = wait_for_output(podman, name, "ready")
+    with running(engine, image, "python", "-c", APP, options=as_user(arbitrary_uid())) as name:
+        log = wait_for_output(engine, name, "ready")
         assert value("pid", log) == "1", "the app is not PID 1: a wrapper process stayed"
 
         start = time.monotonic()
-        podman("stop", "--time", str(STOP_TIMEOUT), name, check=True, timeout=STOP_TIMEOUT + 60)
+        engine("stop", "--time", str(STOP_TIMEOUT), name, check=True, timeout=STOP_TIMEOUT + 60)
         elapsed = time.monotonic() - start
 
-        exit_code = podman("wait", name, check=True).stdout.strip()
-        state = podman("inspect", "--format", "{{.State.ExitCode}}", name, check=True).stdout.strip()
-        logs = podman("logs", name, check=True).stdout
+        exit_code = engine("wait", name, check=True).stdout.strip()
+        state = engine("inspect", "--format", "{{.State.ExitCode}}", name, check=True).stdout.strip()
+        logs = engine("logs", name, check=True).stdout
     assert "got SIGTERM" in logs
     assert exit_code == state == str(EXIT_ON_TERM)
-    assert elapsed < STOP_TIMEOUT / 3, f"podman stop took {elapsed:.1f}s of its {STOP_TIMEOUT}s timeout"
+    assert elapsed < STOP_TIMEOUT / 3, f"{engine.name} stop took {elapsed:.1f}s of its {STOP_TIMEOUT}s timeout"
 
 
-# The stop scenarios below: ``podman stop --time 10`` ends in 137 after ~10 s when SIGTERM
+# The stop scenarios below: ``stop --time 10`` ends in 137 after ~10 s when SIGTERM
 # is lost, so the exit code tells; the elapsed time is checked with a wide margin only.
 PROMPT_TIMEOUT = 10
 # Waits for SIGTERM without handling it, as most scripts do.
@@ -68,18 +68,18 @@ def application(environ, start_response):
 GUNICORN = ["gunicorn", "--bind", "127.0.0.1:8000", "--workers", "2", "wsgi:application"]
 
 
-def stop(podman: Podman, name: str) -> tuple[str, float]:
-    """``podman stop --time 10``: the container's exit code and how long the stop took."""
+def stop(engine: Engine, name: str) -> tuple[str, float]:
+    """``stop --time 10``: the container's exit code and how long the stop took."""
     start = time.monotonic()
-    podman("stop", "--time", str(PROMPT_TIMEOUT), name, check=True, timeout=PROMPT_TIMEOUT + 60)
+    engine("stop", "--time", str(PROMPT_TIMEOUT), name, check=True, timeout=PROMPT_TIMEOUT + 60)
     elapsed = time.monotonic() - start
-    return podman("wait", name, check=True).stdout.strip(), elapsed
+    return engine("wait", name, check=True).stdout.strip(), elapsed
 
 
 def assert_prompt(code: str, elapsed: float, conventional: set[str]) -> None:
-    print(f"podman stop: exit {code} after {elapsed:.2f}s")  # shown with -rP, and on failure
+    print(f"stop: exit {code} after {elapsed:.2f}s")  # shown with -rP, and on failure
     assert code in conventional, f"exit {code} after {elapsed:.1f}s (137: SIGTERM was lost, SIGKILL after the timeout)"
-    assert elapsed < PROMPT_TIMEOUT / 2, f"podman stop took {elapsed:.1f}s of its {PROMPT_TIMEOUT}s timeout"
+    assert elapsed < PROMPT_TIMEOUT / 2, f"stop took {elapsed:.1f}s of its {PROMPT_TIMEOUT}s timeout"
 
 
 @pytest.fixture(scope="module")
@@ -101,41 +101,41 @@ def gunicorn_image(images: Images) -> str:
     return images.derived("stop-gunicorn", dockerfile, files)
 
 
-def test_shell_form_cmd_stops_promptly(podman: Podman, shell_form_image: str) -> None:
+def test_shell_form_cmd_stops_promptly(engine: Engine, shell_form_image: str) -> None:
     """Docker's shell form leaves ``/bin/sh -c`` (dash) waiting on the app; pyenvboot stays as its init."""
-    cmd = podman("image", "inspect", "--format", "{{json .Config.Cmd}}", shell_form_image, check=True).stdout
+    cmd = engine("image", "inspect", "--format", "{{json .Config.Cmd}}", shell_form_image, check=True).stdout
     assert json.loads(cmd) == ["/bin/sh", "-c", "python /home/pyenvboot/app.py"]
-    with running(podman, shell_form_image, options=as_user(arbitrary_uid())) as name:
-        wait_for_output(podman, name, "ready")
-        code, elapsed = stop(podman, name)
-        stderr = podman("logs", name, check=True).stderr
+    with running(engine, shell_form_image, options=as_user(arbitrary_uid())) as name:
+        wait_for_output(engine, name, "ready")
+        code, elapsed = stop(engine, name)
+        stderr = engine("logs", name, check=True).stderr
     assert_prompt(code, elapsed, {"143"})
     assert stderr == "", "nothing to warn about: the shell form is handled"
 
 
-def test_sh_c_command_stops_promptly(podman: Podman, images: Images) -> None:
-    """``podman run IMAGE sh -c '...'``: the same through the run-time command."""
-    with running(podman, images.example("debian12"), "sh", "-c", f"python -c '{WAITER}'") as name:
-        wait_for_output(podman, name, "ready")
-        code, elapsed = stop(podman, name)
+def test_sh_c_command_stops_promptly(engine: Engine, images: Images) -> None:
+    """``run IMAGE sh -c '...'``: the same through the run-time command."""
+    with running(engine, images.example("debian12"), "sh", "-c", f"python -c '{WAITER}'") as name:
+        wait_for_output(engine, name, "ready")
+        code, elapsed = stop(engine, name)
     assert_prompt(code, elapsed, {"143"})
 
 
 @pytest.mark.parametrize("form", ["exec", "shell"])
-def test_gunicorn_stops_promptly(podman: Podman, gunicorn_image: str, form: str) -> None:
+def test_gunicorn_stops_promptly(engine: Engine, gunicorn_image: str, form: str) -> None:
     """As PID 1 gunicorn shuts down gracefully (exit 0); in shell form its shell ends on SIGTERM (143)."""
     command = [] if form == "exec" else ["/bin/sh", "-c", " ".join(GUNICORN)]
-    with running(podman, gunicorn_image, *command, options=as_user(arbitrary_uid())) as name:
-        wait_for_output(podman, name, "Booting worker")
-        code, elapsed = stop(podman, name)
-        logs = podman("logs", name, check=True)
+    with running(engine, gunicorn_image, *command, options=as_user(arbitrary_uid())) as name:
+        wait_for_output(engine, name, "Booting worker")
+        code, elapsed = stop(engine, name)
+        logs = engine("logs", name, check=True)
     assert_prompt(code, elapsed, {"0"} if form == "exec" else {"143"})
     if form == "exec":
         assert "Handling signal: term" in logs.stderr and "Shutting down: Master" in logs.stderr, logs.stderr
 
 
-def test_exit_code_is_the_apps(podman: Podman, images: Images) -> None:
-    result = run_image(podman, images.example("debian12"), "python", "-c", "raise SystemExit(7)", check=False)
+def test_exit_code_is_the_apps(engine: Engine, images: Images) -> None:
+    result = run_image(engine, images.example("debian12"), "python", "-c", "raise SystemExit(7)", check=False)
     assert result.returncode == 7
 
 
@@ -147,8 +147,8 @@ def test_exit_code_is_the_apps(podman: Podman, images: Images) -> None:
     ],
     ids=["missing", "not-executable"],
 )
-def test_command_that_cannot_run(podman: Podman, images: Images, command: str, code: int, message: str) -> None:
-    result = run_image(podman, images.example("debian12"), command, options=as_user(arbitrary_uid()), check=False)
+def test_command_that_cannot_run(engine: Engine, images: Images, command: str, code: int, message: str) -> None:
+    result = run_image(engine, images.example("debian12"), command, options=as_user(arbitrary_uid()), check=False)
     assert result.returncode == code, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), result.stderr

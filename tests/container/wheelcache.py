@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
 from tests.support.pipenv import isolated_environ
 
@@ -74,19 +75,28 @@ def fetch(purpose: str, args: Sequence[str]) -> Path:
     return dest
 
 
-def vendored_requirements() -> list[str]:
-    """What ``scripts/build-zipapp`` vendors (its ``VENDORED``), read from the script itself."""
+def build_zipapp_module() -> ModuleType:
+    """``scripts/build-zipapp`` loaded as a module, for its wheel cache."""
     loader = importlib.machinery.SourceFileLoader("pyenvboot_build_zipapp", str(BUILD_ZIPAPP))
     spec = importlib.util.spec_from_loader(loader.name, loader)
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
     loader.exec_module(module)
-    return list(module.VENDORED)
+    return module
 
 
 def zipapp_wheels() -> Path:
-    """A directory for ``scripts/build-zipapp --wheel-dir``: the vendored wheels, cached."""
-    return fetch("build-zipapp", ["--only-binary=:all:", "--no-deps", *vendored_requirements()])
+    """A directory for ``scripts/build-zipapp --wheel-dir``: the script's own wheel cache, filled.
+
+    The script fetches from the index only what its cache lacks, so this is offline once filled.
+    """
+    module = build_zipapp_module()
+    dest = wheel_dir("build-zipapp")
+    try:
+        module.fetch_wheels(dest)
+    except module.BuildError as exc:
+        raise WheelCacheError(str(exc)) from None
+    return dest
 
 
 def binary_wheels(purpose: str, requirements: Sequence[str], python_version: str) -> Path:

@@ -167,48 +167,6 @@ CASES: Dict[str, Case] = {
         "PYENVBOOT_INIT_KILL_GROUP",
         env=(("PYENVBOOT_INIT_KILL_GROUP", "maybe"),),
     ),
-    "exec-user-with-colon": Case(
-        ["exec", "--venv", "{venv}", "--", "true"],
-        errors.EXIT_IDENTITY,
-        "refusing user name",
-        env=(("PYENVBOOT_USER", "x:0:0::/:/bin/sh"),),
-        uid=True,
-    ),
-    "exec-user-with-newline": Case(
-        ["exec", "--venv", "{venv}", "--", "true"],
-        errors.EXIT_IDENTITY,
-        "refusing user name",
-        env=(("PYENVBOOT_USER", "ok\nroot::0:0::/:/bin/sh"),),
-        uid=True,
-    ),
-    "exec-user-existing-name": Case(
-        ["exec", "--venv", "{venv}", "--", "true"],
-        errors.EXIT_IDENTITY,
-        "already exists",
-        env=(("PYENVBOOT_USER", "root"),),
-        uid=True,
-    ),
-    "exec-user-too-long": Case(
-        ["exec", "--venv", "{venv}", "--", "true"],
-        errors.EXIT_IDENTITY,
-        "refusing user name",
-        env=(("PYENVBOOT_USER", "u" * 33),),
-        uid=True,
-    ),
-    "exec-nss-wrapper-not-a-library": Case(
-        ["exec", "--venv", "{venv}", "--", "true"],
-        errors.EXIT_IDENTITY,
-        "not a shared library",
-        env=(("PYENVBOOT_NSS_WRAPPER", "/etc/hostname"),),
-        uid=True,
-    ),
-    "exec-nss-wrapper-missing": Case(
-        ["exec", "--venv", "{venv}", "--", "true"],
-        errors.EXIT_IDENTITY,
-        "PYENVBOOT_NSS_WRAPPER",
-        env=(("PYENVBOOT_NSS_WRAPPER", "/nonexistent/libnss_wrapper.so"),),
-        uid=True,
-    ),
     # shell
     "shell-missing-venv": Case(["shell", "--venv", "{base}/none"], errors.EXIT_VENV, "no venv at"),
     # pip
@@ -346,3 +304,38 @@ def test_junk_python_variables_do_not_reach_the_app(module_venv: Path, henv: Dic
     for options in ([], ["--venv", str(module_venv)]):  # the launcher's shell fast path, then its Python path
         proc = run([launcher, "exec", *options, "--", "python", "-c", code], env)
         assert (proc.returncode, proc.stdout) == (0, "%s None\n" % module_venv), proc.stderr
+
+
+# Identity input that was once an error: now it degrades, and the app starts (one warning at most).
+IDENTITY_INPUT: Dict[str, Tuple[Tuple[str, str], str, str]] = {
+    "user-with-colon": (("PYENVBOOT_USER", "x:0:0::/:/bin/sh"), "refusing user name", "default"),
+    "user-with-newline": (("PYENVBOOT_USER", "ok\nroot::0:0::/:/bin/sh"), "refusing user name", "default"),
+    "user-existing-name": (("PYENVBOOT_USER", "root"), "belongs to uid 0", "root-%d" % ARBITRARY_UID),
+    "user-too-long": (("PYENVBOOT_USER", "u" * 33), "refusing user name", "default"),
+    "nss-wrapper-not-a-library": (("PYENVBOOT_NSS_WRAPPER", "/etc/hostname"), "not a shared library", "default"),
+    "nss-wrapper-missing": (
+        ("PYENVBOOT_NSS_WRAPPER", "/nonexistent/libnss_wrapper.so"),
+        "PYENVBOOT_NSS_WRAPPER",
+        "default",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IDENTITY_INPUT))
+def test_bad_identity_input_never_stops_the_app(
+    name: str, world: Path, module_venv: Path, henv: Dict[str, str], shared_dir: Path
+) -> None:
+    var, says, user = IDENTITY_INPUT[name]
+    tmp = shared_dir / "tmp"
+    tmp.mkdir(mode=0o1777)
+    tmp.chmod(0o1777)
+    env = {**henv, "HOME": "/", "TMPDIR": str(tmp), var[0]: var[1]}
+    before, system_before = snapshot(world), system_snapshot()
+    argv = ["exec", "--venv", str(module_venv), "--", "sh", "-c", 'echo "$USER"; exit 7']
+    proc = run(as_uid(ARBITRARY_UID) + pyenvboot() + argv, env, cwd="/")
+    assert proc.returncode == 7, proc.stderr
+    assert proc.stdout == user + "\n"
+    assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("pyenvboot: ") and says in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert diff(before, snapshot(world)) == []
+    assert system_snapshot() == system_before

@@ -19,7 +19,7 @@ import pytest
 
 from tests.hardening.support import REPO, diff, pyenvboot, run, snapshot, world_writable
 from tests.support.policy import policy_offenders
-from tests.support.proc import ARBITRARY_UID, as_uid
+from tests.support.proc import ARBITRARY_UID, as_uid, with_bind
 
 pytestmark = [
     pytest.mark.integration,
@@ -32,12 +32,6 @@ OTHER_UID = 4242
 def fingerprint(path: str) -> Tuple[int, int, int, int, int, int]:
     st = os.lstat(path)
     return (st.st_ino, st.st_mode, st.st_uid, st.st_gid, st.st_nlink, st.st_ctime_ns)
-
-
-def with_bind(source: Path, target: str, argv: List[str]) -> List[str]:
-    """``argv`` in a private mount namespace where ``target`` is ``source`` (bind-mounted)."""
-    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(source), target, *argv]
 
 
 @pytest.fixture
@@ -257,26 +251,30 @@ def test_writable_passwd_gets_one_entry_for_the_uid(passwd: Path, module_venv: P
 
 
 @pytest.mark.parametrize(
-    ("user", "says"),
+    ("user", "says", "name"),
     [
-        ("root", "already exists"),
-        ("daemon", "already exists"),
-        ("evil:x:0:0::/root:/bin/sh", "refusing user name"),
-        ("a\nroot2::0:0::/:/bin/sh", "refusing user name"),
+        ("root", "belongs to uid 0", "root-%d" % ARBITRARY_UID),
+        ("daemon", "belongs to uid 1", "daemon-%d" % ARBITRARY_UID),
+        ("evil:x:0:0::/root:/bin/sh", "refusing user name", "default"),
+        ("a\nroot2::0:0::/:/bin/sh", "refusing user name", "default"),
     ],
 )
 def test_passwd_entry_never_for_an_existing_or_hostile_name(
-    passwd: Path, module_venv: Path, henv: Dict[str, str], user: str, says: str
+    passwd: Path, module_venv: Path, henv: Dict[str, str], user: str, says: str, name: str
 ) -> None:
-    original = passwd.read_bytes()
+    """Refused and never written, and the app still starts, under a name of its own."""
+    original = passwd.read_text()
     proc = exec_as_uid(module_venv, passwd, henv, PYENVBOOT_USER=user)
-    assert proc.returncode == 6
-    assert proc.stderr.startswith("error: ") and says in proc.stderr and proc.stderr.count("\n") == 1
-    assert passwd.read_bytes() == original
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == name + "\n"
+    assert proc.stderr.startswith("pyenvboot: ") and says in proc.stderr and proc.stderr.count("\n") == 1
+    added = passwd.read_text()[len(original) :]
+    assert passwd.read_text().startswith(original)
+    assert added.startswith("%s:x:%d:0:" % (name, ARBITRARY_UID)) and added.count("\n") == 1, added
 
 
 def test_passwd_entry_never_for_uid_0(passwd: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """uid 0 without an entry (nss-systemd always makes one here, so in process): refused, nothing written."""
+    """uid 0 without an entry (nss-systemd always makes one here, so in process): nothing written, still a USER."""
     import pwd
     import sys
 
@@ -290,8 +288,9 @@ def test_passwd_entry_never_for_uid_0(passwd: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(identity, "PASSWD", str(passwd))
     monkeypatch.setattr(pwd, "getpwuid", no_entry)
     monkeypatch.setattr(os, "getuid", lambda: 0)
-    with pytest.raises(errors.IdentityError, match="uid 0"):
-        identity.fix_identity({"PYENVBOOT_USER": "notroot", "HOME": "/"})
+    environ = {"PYENVBOOT_USER": "notroot", "HOME": "/", "PYENVBOOT_NSS_WRAPPER": "", "TMPDIR": str(passwd.parent)}
+    changes = identity.fix_identity(environ)
+    assert changes["USER"] == "notroot"
     with pytest.raises(errors.IdentityError, match="uid 0"):
         identity.passwd_line("notroot", 0, 0, "/")
     assert passwd.read_bytes() == original

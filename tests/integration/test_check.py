@@ -13,7 +13,7 @@ import os
 import shlex
 import subprocess
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import pytest
 
@@ -320,3 +320,69 @@ def test_missing_venv_and_unreadable_requirements_are_one_line_errors(
     proc = check(readable_source, venv, env, "-r", str(bad))
     assert proc.returncode == 2 and proc.stderr.startswith("error: %s:2: invalid requirement" % bad)
     assert proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+# -- check speaks to the one who runs it ------------------------------------------------------
+
+
+def check_as(
+    argv_prefix: List[str], source: Path, python: str, venv: Path, env: Dict[str, str]
+) -> "subprocess.CompletedProcess[str]":
+    return run(argv_prefix + pyenvboot(source, python) + ["check", "--venv", str(venv)], {**env, "HOME": "/"})
+
+
+def test_a_uid_outside_the_group_is_told_it_can_run_but_not_install(
+    venv: Path, readable_source: Path, system_python: str, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    """``--user 1000:1000`` or ``runAsGroup: 1000``: pip fails with a bare "Check the permissions"."""
+    outsider = ["setpriv", "--reuid=%d" % ARBITRARY_UID, "--regid=1000", "--clear-groups"]
+    pip = [str(venv / "bin/pip"), "install", "--no-index", "-f", str(wheelhouse), "demo"]
+    assert run(outsider + pip, {**env, "HOME": "/"}).returncode != 0
+    proc = check_as(outsider, readable_source, system_python, venv, env)
+    assert proc.returncode == 1
+    assert problems(proc.stdout) == [
+        "permissions: uid %d is not in group 0 (its groups: 1000): it can run %s but not install into it; fix: start"
+        " the container with group 0 as well: docker or podman run --group-add 0 (or --user %d:0); Kubernetes:"
+        " securityContext runAsGroup: 0, or supplementalGroups: [0]" % (ARBITRARY_UID, venv, ARBITRARY_UID)
+    ]
+    group_added = ["setpriv", "--reuid=%d" % ARBITRARY_UID, "--regid=1000", "--groups=0"]  # --group-add 0
+    assert check_as(group_added, readable_source, system_python, venv, env).returncode == 0
+    proc = run(group_added + pip, {**env, "HOME": "/"})
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_entries_of_another_uid_are_for_root_to_fix(
+    venv: Path, readable_source: Path, system_python: str, env: Dict[str, str]
+) -> None:
+    """uv's ``.lock`` made by one UID, ``check`` run by another: the fix it prints must be one it can run."""
+    other = ARBITRARY_UID + 1
+    theirs = venv / ".lock"
+    theirs.write_text("")
+    os.chown(theirs, other, 0)
+    theirs.chmod(0o644)
+    mine = site_packages(venv) / "mine.pth"
+    mine.write_text("")
+    os.chown(mine, ARBITRARY_UID, 0)
+    mine.chmod(0o644)
+    caller = as_uid(ARBITRARY_UID)
+    proc = check_as(caller, readable_source, system_python, venv, env)
+    assert proc.returncode == 1
+    fix = "pyenvboot fix-permissions --group 0 %s" % venv
+    own, foreign = problems(proc.stdout, "permissions")
+    assert own.startswith("permissions: 1 entry breaks the policy for group 0 (")
+    assert own.endswith(": %s; fix: %s" % (mine, fix))
+    assert foreign.startswith("permissions: 1 entry owned by uid %d breaks the policy for group 0 (" % other)
+    assert foreign.endswith(
+        ": %s; fix: only root can change this: add 'RUN %s' to the Dockerfile after the step that wrote it, or run"
+        " it as root (docker exec -u 0 CONTAINER %s)" % (theirs, fix, fix)
+    )
+    # The caller runs its fix: its own entry is fixed; the other's is skipped, and said so.
+    proc = run(caller + pyenvboot(readable_source, system_python) + shlex.split(fix)[1:], {**env, "HOME": "/"})
+    assert proc.stderr == "pyenvboot: skipped %s: Operation not permitted\n" % theirs
+    (line,) = problems(check_as(caller, readable_source, system_python, venv, env).stdout)
+    assert line == foreign
+    proc = check(readable_source, venv, env)  # root: one line, the plain fix
+    (line,) = problems(proc.stdout)
+    assert line.endswith("; fix: " + fix)
+    run_fix(line, readable_source, env)
+    assert check_as(caller, readable_source, system_python, venv, env).returncode == 0

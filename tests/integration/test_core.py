@@ -226,18 +226,24 @@ def test_no_writable_home_is_one_warning_and_the_app_starts(
     assert proc.stdout == "started %s/pyenvboot-%d/home\n" % (environ["TMPDIR"], ARBITRARY_UID)
 
 
-def test_hostile_user_name_is_refused(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
+def test_hostile_user_name_is_refused_and_the_app_starts(
+    venv: Path, system_python: str, environ: Dict[str, str]
+) -> None:
     user_env = {**environ, "HOME": "/", "PYENVBOOT_USER": "x:0:0::/:/bin/sh\nroot"}
-    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "true"], user_env)
-    assert proc.returncode == 6
-    assert proc.stderr.startswith("error: refusing user name") and proc.stderr.count("\n") == 1
+    argv = ["exec", "--venv", str(venv), "--", "sh", "-c", 'echo "$USER"']
+    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + argv, user_env)
+    assert proc.returncode == 0
+    assert proc.stdout == "default\n"
+    assert proc.stderr.startswith("pyenvboot: refusing user name") and proc.stderr.count("\n") == 1
 
 
-def test_existing_user_name_is_refused(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
+def test_a_taken_user_name_gives_a_name_of_its_own(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
     user_env = {**environ, "HOME": "/", "PYENVBOOT_USER": "root"}
-    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + ["exec", "--venv", str(venv), "--", "true"], user_env)
-    assert proc.returncode == 6
-    assert "already exists" in proc.stderr
+    argv = ["exec", "--venv", str(venv), "--", "sh", "-c", 'echo "$USER"']
+    proc = run(as_uid(ARBITRARY_UID) + pyenvboot(system_python) + argv, user_env)
+    assert proc.returncode == 0
+    assert proc.stdout == "root-%d\n" % ARBITRARY_UID
+    assert "belongs to uid 0" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 def test_pip_leaves_no_cache_behind(
@@ -263,13 +269,21 @@ def test_pip_exit_code_is_pips(venv: Path, system_python: str, environ: Dict[str
     assert "No matching distribution" in proc.stderr
 
 
-def test_pip_waits_for_the_venv_lock(venv: Path, system_python: str, environ: Dict[str, str], wheelhouse: Path) -> None:
-    """Two runs never interleave: a second pip waits while the lock is held."""
+@pytest.mark.parametrize(
+    "command",
+    [["pip", "install", "--no-index", "-f", "{wheels}", "extra"], ["run", "--", "pip", "install", "--no-index",
+     "-f", "{wheels}", "extra"]],
+    ids=["pip", "run"],
+)  # fmt: skip
+def test_pip_and_run_wait_for_the_venv_lock(
+    venv: Path, system_python: str, environ: Dict[str, str], wheelhouse: Path, command: List[str]
+) -> None:
+    """Two runs never interleave: a second pip (or installer through run) waits while the lock is held."""
     fd = os.open(venv, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)
+    argv = [command[0], "--venv", str(venv)] + [a.format(wheels=wheelhouse) for a in command[1:]]
     child = subprocess.Popen(
-        pyenvboot(system_python)
-        + ["pip", "--venv", str(venv), "install", "--no-index", "-f", str(wheelhouse), "extra"],
+        pyenvboot(system_python) + argv,
         env=environ,
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,

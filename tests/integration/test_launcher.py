@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Dict, Iterator, List
 
 import pytest
 
+from tests.integration._checkhelpers import unshare_works
 from tests.support.proc import ARBITRARY_UID, as_uid, run
 
 pytestmark = pytest.mark.integration
@@ -125,3 +127,61 @@ def test_a_script_without_shebang_runs_with_sh_on_both_paths(
     launcher = run([str(venv / "bin/pyenvboot"), "exec", "--", str(script), "arg"], environ)
     python = run([system_python, "-m", "pyenvboot", "exec", "--venv", str(venv), "--", str(script), "arg"], environ)
     assert (launcher.returncode, launcher.stdout) == (python.returncode, python.stdout) == (3, "ran %s arg\n" % script)
+
+
+# A root filesystem without any shell, made in a private mount namespace: /usr/bin (and /bin, a
+# symlink to it on Debian) becomes an empty tmpfs holding only the base python, bind-mounted from
+# the real /usr/bin, which stays reachable at $1 for the commands the set-up still needs.
+NO_SHELL_SETUP = """
+mount --bind /usr/bin "$1"
+mount -t tmpfs -o mode=755 tmpfs /usr/bin
+"$1/touch" /usr/bin/{python}
+"$1/mount" --bind "$1/{python}" /usr/bin/{python}
+"$1/ln" -s {python} /usr/bin/python3
+[ ! -e /bin/sh ] && [ ! -e /bin/dash ] && [ ! -e /bin/bash ] || exit 99
+shift
+exec "$@"
+"""
+
+
+def without_shell(shared_dir: Path, system_python: str, argv: List[str]) -> List[str]:
+    """``argv`` where no sh, dash or bash exists; ``setpriv`` and ``env`` are taken from the real /usr/bin."""
+    real = shared_dir / "real-usr-bin"
+    real.mkdir(exist_ok=True)
+    python = Path(system_python).resolve().name
+    tools = {"setpriv", "env"}
+    argv = [str(real / a) if a in tools else a for a in argv]
+    script = NO_SHELL_SETUP.format(python=python)
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(real), *argv]
+
+
+@pytest.mark.skipif(not unshare_works(), reason="needs root and a private mount namespace (unshare -m)")
+@pytest.mark.parametrize("uid", [0, ARBITRARY_UID])
+def test_python_launcher_starts_the_app_without_any_shell(
+    shared_dir: Path, system_python: str, environ: Dict[str, str], uid: int
+) -> None:
+    """What a distroless final stage does to the launcher: the sh form cannot start, the python form can."""
+    venvs = {}
+    for form in ("sh", "python"):
+        path = shared_dir / form
+        init = [system_python, "-m", "pyenvboot", "init", "--venv", str(path), "--launcher", form, "--no-home"]
+        proc = run(init, environ)
+        assert proc.returncode == 0, proc.stderr
+        venvs[form] = path
+    env = {k: v for k, v in environ.items() if k not in ("HOME", "USER", "LOGNAME")}
+    env.update(HOME="/", PYENVBOOT_HOME=str(shared_dir / "home"), PATH=str(venvs["python"] / "bin") + ":/usr/bin")
+    (shared_dir / "home").mkdir()
+    (shared_dir / "home").chmod(0o2775)  # the shared home as init makes it: group 0 may write
+    report = "import os, sys; print(sys.prefix, os.environ['USER'], os.environ['HOME'], '%04o' % os.umask(0))"
+    prefix = [] if uid == 0 else as_uid(uid)
+
+    def launch(form: str) -> "subprocess.CompletedProcess[str]":
+        argv = [*prefix, str(venvs[form] / "bin/pyenvboot"), "exec", "--", "python", "-c", report]
+        return run(without_shell(shared_dir, system_python, argv), env)
+
+    ran, failed = launch("python"), launch("sh")
+    assert ran.returncode == 0, ran.stderr
+    user = "root" if uid == 0 else "default"
+    home = "/root" if uid == 0 else str(shared_dir / "home")
+    assert ran.stdout.split() == [str(venvs["python"]), user, home, "0002"]
+    assert (failed.returncode, failed.stdout) == (127, ""), failed.stderr  # execve: ENOENT, for /bin/sh

@@ -59,6 +59,8 @@ def test_bash_c_for_a_known_user_runs_no_command(venv: Path, image_env: Dict[str
 
 @pytest.mark.parametrize("shell", [["bash", "-i"], ["sh", "-i"]])
 def test_interactive_shells_activate_once(venv: Path, image_env: Dict[str, str], shell: list) -> None:  # type: ignore[type-arg]
+    # A docker exec shell: the container was started by its ENTRYPOINT, so the identity may be written.
+    assert run([str(venv / "bin/pyenvboot"), "exec", "--", "true"], image_env).returncode == 0
     typed = 'echo "P=$PATH"\necho "U=$(umask)"\n%s\necho "Q=$PATH"\nexit\nexit\n' % " ".join(shell)
     out = interact(as_uid(ARBITRARY_UID) + shell, image_env, typed)
     paths = re.findall(r"[PQ]=(/\S*)$", out, flags=re.M)

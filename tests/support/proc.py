@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from typing import Dict, List
+from pathlib import Path
+from typing import Dict, List, Union
 
 ARBITRARY_UID = 1000680000
 
@@ -22,3 +23,9 @@ def run(argv: List[str], env: Dict[str, str], **kwargs: object) -> "subprocess.C
     return subprocess.run(
         argv, env=env, capture_output=True, text=True, timeout=300, **kwargs
     )  # type: ignore[call-overload, no-any-return]
+
+
+def with_bind(source: Union[Path, str], target: str, argv: List[str]) -> List[str]:
+    """``argv`` in a private mount namespace where ``target`` is ``source`` (bind-mounted)."""
+    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", str(source), target, *argv]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Dict, Optional
 
 import pytest
 
+from pyenvboot import identity
 from pyenvboot.errors import IdentityError
 from pyenvboot.identity import append_passwd_entry, choose_home, passwd_line, validate_user_name
 
@@ -72,3 +74,41 @@ def test_choose_home_falls_back_to_a_private_temp_home(tmp_path: Path) -> None:
     home = choose_home("/", None, str(tmp_path / "missing"), os.getuid(), {"TMPDIR": str(tmp_path)})
     assert home == "%s/pyenvboot-%d/home" % (tmp_path, os.getuid())
     assert os.access(home, os.W_OK)
+
+
+@pytest.mark.parametrize(
+    ("requested", "owners", "name", "warns"),
+    [
+        (None, {}, "default", None),
+        (None, {"default": 1234}, "default", None),  # our own, from an earlier start
+        (None, {"default": 1001}, "default-1234", None),  # a second nameless UID: a name of its own, silently
+        ("app", {}, "app", None),
+        ("app", {"app": 1001}, "app-1234", "belongs to uid 1001"),
+        ("x" * 32, {"x" * 32: 1001}, "x" * 27 + "-1234", "belongs to uid 1001"),  # still at most 32 characters
+        ("root:x:0:0", {}, "default", "refusing user name"),
+        ("root:x:0:0", {"default": 1001}, "default-1234", "refusing user name"),
+    ],
+)
+def test_choose_name(
+    monkeypatch: pytest.MonkeyPatch, requested: str, owners: Dict[str, int], name: str, warns: Optional[str]
+) -> None:
+    monkeypatch.setattr(identity, "name_owner", owners.get)
+    environ = {"PYENVBOOT_USER": requested} if requested else {}
+    chosen, warning = identity.choose_name(environ, 1234)
+    assert chosen == name
+    assert validate_user_name(chosen) == chosen
+    if warns is None:
+        assert warning is None
+    else:
+        assert warning is not None and warns in warning and "\n" not in warning
+
+
+def test_the_started_marker_names_this_boot_and_pid_1(tmp_path: Path) -> None:
+    with open("/proc/sys/kernel/random/boot_id") as f:
+        boot = f.read().strip()
+    marker = identity.started_marker({"TMPDIR": str(tmp_path) + "/"})
+    assert marker is not None and marker.startswith("%s/pyenvboot-started-%s-" % (tmp_path, boot))
+    assert marker.rsplit("-", 1)[1].isdigit()
+    assert not identity.in_started_container({"TMPDIR": str(tmp_path)})
+    identity.mark_started({"TMPDIR": str(tmp_path)})
+    assert identity.in_started_container({"TMPDIR": str(tmp_path)})

@@ -106,3 +106,22 @@ def test_pip_wheel_choice_skips_wheels_for_newer_pythons(tmp_path: Path) -> None
     assert choose_wheel([own], [debian], [3, 11, 2]) == debian
     assert choose_wheel([], [], [3, 11, 2]) is None
     assert fits(None, [3, 8, 0]) and fits(">=3.8", [3, 8, 0]) and not fits(">=3.9", [3, 8, 0])
+
+
+def test_pip_wheel_choice_reads_wheels_inside_an_archive_and_keeps_the_own_one_on_a_tie(tmp_path: Path) -> None:
+    """Wheels the zipapp carries are named ARCHIVE/seed-wheels/NAME, as zipimport names paths."""
+    pytest.importorskip("packaging")
+    loose = tmp_path / "loose"
+    loose.mkdir()
+    archive = tmp_path / "app.pyz"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for version, requires in (("25.0.1", ">=3.8"), ("26.3", ">=3.10")):
+            wheel = Path(pip_wheel(loose, version, requires))
+            zf.writestr("seed-wheels/" + wheel.name, wheel.read_bytes())
+    carried = [str(archive / "seed-wheels" / n) for n in ("pip-25.0.1-py3-none-any.whl", "pip-26.3-py3-none-any.whl")]
+    assert wheel_requires_python(carried[1]) == ">=3.10"
+    assert wheel_requires_python(str(archive / "seed-wheels" / "pip-1.0-py3-none-any.whl")) is None
+    assert choose_wheel([], carried, [3, 8, 18]) == carried[0]
+    assert choose_wheel([], carried, [3, 12, 1]) == carried[1]
+    own = pip_wheel(tmp_path, "26.3", ">=3.9")
+    assert choose_wheel([own], carried, [3, 12, 1]) == own
