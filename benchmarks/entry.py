@@ -183,7 +183,33 @@ def build_groups(env: Env) -> List[Group]:
             "with BASH_ENV=hook, no cached identity (runs pyenvboot)", [*sp, "/bin/bash", "-c", "true"], nameless
         )
     )
-    return [g1, g2, g3, g4, g5]
+    # As PID 1 (a new PID namespace, as in a container), `exec` stays as the init of a shell given
+    # a command string (Docker's shell-form CMD): one Python start more than exec'ing it.
+    ns = ["/usr/bin/unshare", "--pid", "--fork", "--"]
+    shell_app = " ".join(app)
+    g6 = Group(
+        "shell-form command as PID 1 (`unshare --pid --fork`)",
+        Case("`unshare … /bin/sh -c APP` (floor: the shell as PID 1)", [*ns, "/bin/sh", "-c", shell_app], known),
+        target=False,
+    )
+    g6.add(
+        Case(
+            "`unshare … V/bin/pyenvboot exec -- /bin/sh -c APP` (pyenvboot stays as init)",
+            [*ns, launcher, "exec", "--", "/bin/sh", "-c", shell_app],
+            known,
+        )
+    )
+    g6.add(
+        Case(
+            "`unshare … V/bin/pyenvboot exec -- /bin/sh -c 'exec APP'` (exec'd: sh fast path)",
+            [*ns, launcher, "exec", "--", "/bin/sh", "-c", "exec " + shell_app],
+            known,
+        )
+    )
+    g6.add(
+        Case("`unshare … tini -- /bin/sh -c APP`", [*ns, "/usr/bin/tini", "--", "/bin/sh", "-c", shell_app], known)
+    )
+    return [g1, g2, g3, g4, g5, g6]
 
 
 def run(env: Env, rounds: int) -> Section:
@@ -209,7 +235,7 @@ def run(env: Env, rounds: int) -> Section:
         section.tables.append(
             Table(["command", "median ms", "IQR ms", "min ms", "vs floor"], rows, "**%s**" % group.title)
         )
-    g1, g2, _, g4, g5 = groups
+    g1, g2, _, g4, g5, _ = groups
     floor1 = g1.floor.median_ms
     for case in g1.cases[1:5]:
         r = case.median_ms / floor1

@@ -88,6 +88,55 @@ def exec_memory(env: Env, rounds: int) -> Table:
     )
 
 
+def _status_kib(path: str, field: str) -> int:
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise ValueError("no %s in %s" % (field, path))
+
+
+def init_memory(env: Env, rounds: int) -> Table:
+    """What stays resident as PID 1 while a shell-form command runs: the app reads PID 1's own status.
+
+    In a new PID namespace with its own /proc, ``/proc/1/status`` is the namespace's
+    init: the shell itself, pyenvboot staying as its init, or tini.
+    """
+    v = env.venv
+    known = env.image_env({"HOME": "/root", "USER": "root", "LOGNAME": "root"})
+    ns = ["/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--"]
+    out = os.path.join(env.work, "pid1", "status")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    script = "cat /proc/1/status > %s" % out
+    rows: List[Tuple[str, List[str]]] = [
+        ("dash: `/bin/sh -c APP` as PID 1 (SIGTERM lost)", [*ns, "/bin/sh", "-c", script]),
+        (
+            "pyenvboot staying as init: `V/bin/pyenvboot exec -- /bin/sh -c APP`",
+            [*ns, v + "/bin/pyenvboot", "exec", "--", "/bin/sh", "-c", script],
+        ),
+        ("`tini -- /bin/sh -c APP`", [*ns, "/usr/bin/tini", "--", "/bin/sh", "-c", script]),
+    ]
+    samples: Dict[str, List[Tuple[int, int]]] = {name: [] for name, _ in rows}
+    for _ in range(rounds):
+        for name, argv in rows:
+            checked(argv, env=known)
+            samples[name].append((_status_kib(out, "VmRSS"), _status_kib(out, "RssAnon")))
+    table_rows = [
+        [
+            name,
+            "%.1f" % (statistics.median(r for r, _ in samples[name]) / 1024),
+            "%.1f" % (statistics.median(a for _, a in samples[name]) / 1024),
+        ]
+        for name, _ in rows
+    ]
+    return Table(
+        ["PID 1", "RSS MiB (median)", "of it private (RssAnon) MiB"],
+        table_rows,
+        "**a shell-form command as PID 1: what stays resident while the app runs** (PID 1's `/proc/1/status`,"
+        " read by the app; %d alternating rounds)" % rounds,
+    )
+
+
 def pip_memory(env: Env, rounds: int) -> Table:
     """``pyenvboot pip install`` vs ``python -m pip install`` of the same wheels into a copy of the big venv."""
     tree = os.path.join(env.work, "mem", "venv")
@@ -165,6 +214,8 @@ def run(env: Env, rounds: int) -> Section:
     section = Section("5. Peak memory")
     log("memory: exec, %d rounds" % rounds)
     section.tables.append(exec_memory(env, rounds))
+    log("memory: PID 1 of a shell-form command, %d rounds" % rounds)
+    section.tables.append(init_memory(env, rounds))
     section.tables.append(pip_memory(env, max(3, rounds // 2)))
     section.intro = " ".join(__doc__.split("\n\n", 1)[1].split()) if __doc__ else ""
     section.notes.append(

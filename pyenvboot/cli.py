@@ -55,7 +55,7 @@ def parse_exec(
 
 
 def _exec(args: Sequence[str]) -> int:
-    """Does not return, except with ``--init``: then the child's exit code."""
+    """Does not return, except as an init (``--init``, or a shell as PID 1): then the child's exit code."""
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
@@ -65,7 +65,7 @@ def _exec(args: Sequence[str]) -> int:
         from pyenvboot.reaper import run_init
 
         return run_init(venv, command, os.environ)
-    run(venv, command, os.environ)
+    return run(venv, command, os.environ)
 
 
 class _Parser:
@@ -85,7 +85,7 @@ class _Parser:
             prog="pyenvboot",
             description="An isolated, group-writable venv for Python container images.",
         )
-        parser.add_argument("--version", action="version", version="pyenvboot " + __version__)
+        parser.add_argument("-V", "--version", action="version", version="pyenvboot " + __version__)
         sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
         sub.required = True
 
@@ -133,7 +133,13 @@ class _Parser:
 
         p = sub.add_parser("env", help="print the activation environment")
         venv_opt(p)
-        p.add_argument("--format", choices=["sh", "dockerfile", "json"], default="sh")
+        p.add_argument(
+            "--format",
+            choices=["sh", "dockerfile", "json"],
+            default="sh",
+            help="sh: export/unset lines to eval (default); dockerfile: ENV lines;"
+            " json: one object, null for a variable to unset",
+        )
         p.add_argument(
             "--identity", action="store_true", help="include the identity fix-ups for this UID (used by the shell hook)"
         )
@@ -146,8 +152,18 @@ class _Parser:
         p = sub.add_parser("shell", help="start an interactive shell in the venv")
         venv_opt(p)
 
-        p = sub.add_parser("pip", help="run pip in the venv, locked, then fix permissions", add_help=False)
-        p.add_argument("pip_args", nargs=argparse.REMAINDER)
+        p = sub.add_parser(
+            "pip",
+            help="run pip in the venv, locked, then fix permissions",
+            usage="%(prog)s [--venv DIR] PIP_ARGS...",
+            description="Run the venv's pip with umask 002, under an exclusive lock on the venv, with no pip"
+            " cache left in the image layer; then apply the permission policy to what pip added. After"
+            " 'install', every requirement is checked to be met inside the venv (exit 9 if not).",
+            epilog="pip's own help: 'pyenvboot pip help', or 'pyenvboot pip help install'"
+            " ('pyenvboot pip install --help').",
+        )
+        venv_opt(p)
+        p.add_argument("pip_args", nargs=argparse.REMAINDER, metavar="PIP_ARGS", help="pip's command and arguments")
 
         p = sub.add_parser(
             "run", help="run an installer or build script (uv, poetry, pipenv, ...) as 'pip' runs pip"
@@ -171,13 +187,19 @@ class _Parser:
 
         p = sub.add_parser("fix-permissions", help="apply the permission policy to trees")
         p.add_argument("--group", metavar="GROUP", help="owning group (default: 0)")
-        p.add_argument("paths", nargs="+", metavar="PATH")
+        p.add_argument(
+            "paths",
+            nargs="+",
+            metavar="PATH",
+            help="a tree to fix: group-owned, group read-write, setgid directories, no world-write;"
+            " symlinks are not followed",
+        )
         return parser
 
 
 def _cmd_init(ns: "argparse.Namespace") -> int:
     from pyenvboot.create import VenvBuilder
-    from pyenvboot.environment import FORMATTERS, activation_changes, venv_path
+    from pyenvboot.environment import format_dockerfile, image_changes, venv_path
     from pyenvboot.permissions import refuse_system_path, resolve_group
     from pyenvboot.provision import ensure_home, make_passwd_writable
 
@@ -209,7 +231,7 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
     if ns.writable_passwd:
         print("pyenvboot: " + make_passwd_writable(gid))
     print("pyenvboot: add these lines to the Dockerfile:")
-    sys.stdout.write(FORMATTERS["dockerfile"](activation_changes(os.environ, venv)))
+    sys.stdout.write(format_dockerfile(image_changes(venv)))
     return 0
 
 
@@ -244,10 +266,10 @@ def parse_env(args: Sequence[str]) -> Optional[Tuple[Optional[str], str, bool]]:
 
 def _env(venv_arg: Optional[str], fmt: str, identity: bool) -> int:
     from pyenvboot.environment import FORMATTERS, activation_changes, apply_changes, venv_path
+    from pyenvboot.execute import check_venv
 
     venv = venv_path(venv_arg, os.environ)
-    if not venv.startswith("/"):
-        raise UsageError("venv path %r is relative; use an absolute path" % venv)
+    check_venv(venv)
     changes = activation_changes(os.environ, venv)
     if identity:
         from pyenvboot.identity import fix_identity, in_started_container
@@ -266,7 +288,7 @@ def _cmd_shell(ns: "argparse.Namespace") -> int:
     from pyenvboot.environment import venv_path
     from pyenvboot.execute import run
 
-    run(venv_path(ns.venv, os.environ), [], os.environ, start=False)
+    return run(venv_path(ns.venv, os.environ), [], os.environ, start=False)
 
 
 def _cmd_pip(args: Sequence[str]) -> int:

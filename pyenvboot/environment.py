@@ -80,10 +80,30 @@ def sh_quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+# Characters a Dockerfile ``ENV`` value may carry unquoted: no space, quote, ``$`` or ``\\``.
+DOCKERFILE_PLAIN = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-:+,=@%")
+
+
 def dockerfile_quote(value: str) -> str:
-    """Double-quote for a Dockerfile ``ENV`` line, where ``$`` and ``\\`` are special."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
-    return '"' + escaped + '"'
+    """A value for a Dockerfile ``ENV`` line: as is when plain, else double-quoted (``$`` and ``\\`` escaped)."""
+    if value and all(c in DOCKERFILE_PLAIN for c in value):
+        return value
+    return '"' + _dockerfile_escape(value) + '"'
+
+
+def _dockerfile_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
+def dockerfile_value(name: str, value: str) -> str:
+    """``ENV`` extends the image's environment: PATH is the venv's ``bin`` and then ``${PATH}``.
+
+    Writing out the build host's PATH instead would bake its entries (pyenv shims,
+    duplicates) into every image.
+    """
+    if name == "PATH":
+        return '"%s:${PATH}"' % _dockerfile_escape(value.split(":", 1)[0])
+    return dockerfile_quote(value)
 
 
 def format_sh(changes: Changes) -> str:
@@ -104,8 +124,18 @@ def format_dockerfile(changes: Changes) -> str:
     out = []
     if unsets:
         out.append("# keep unset in the image: " + " ".join(unsets))
-    out.append("ENV " + " \\\n    ".join(n + "=" + dockerfile_quote(v) for n, v in sets))
+    out.append("ENV " + " \\\n    ".join(n + "=" + dockerfile_value(n, v) for n, v in sets))
     return "\n".join(out) + "\n"
+
+
+def image_changes(venv: str) -> Changes:
+    """What a Dockerfile sets after ``pyenvboot init``: the activation the image carries.
+
+    Not PYENVBOOT_VENV (the Dockerfile sets it before ``init``, and the venv's
+    launcher defaults to its own venv), and no removals (an ``ENV`` line cannot unset).
+    """
+    changes = activation_changes({}, venv)
+    return {n: v for n, v in changes.items() if v is not None and n != "PYENVBOOT_VENV"}
 
 
 def format_json(changes: Changes) -> str:

@@ -3,6 +3,10 @@
 ``exec`` and ``shell`` end here, so the app becomes PID 1 (no wrapper process stays)
 and receives SIGTERM itself. Failures mirror the shell: 127 when the command is not
 found, 126 when it is found but cannot be executed.
+
+One exception: a shell given a command string (``sh -c '...'``, Docker's shell-form
+``CMD``), see :func:`shell_would_be_pid1`. As PID 1 it would never stop on SIGTERM,
+so pyenvboot stays as a minimal init for it (:mod:`pyenvboot.reaper`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import sys
 
 from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
-from pyenvboot.identity import fix_identity, in_started_container, mark_started
+from pyenvboot.identity import fix_identity, in_started_container, mark_started, missing_home
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -151,6 +155,36 @@ def shell_argv(env: Mapping[str, str]) -> List[str]:
     return ["sh", "-i"]
 
 
+# Shells by the base name of argv[0]. None forwards SIGTERM to the command it waits for,
+# and as PID 1 a shell that leaves SIGTERM at its default never gets it.
+SHELLS = frozenset(("sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"))
+BLANKS = " \t\n\v\f\r"  # sh's [[:space:]] in the C locale
+
+
+def shell_would_be_pid1(argv: Sequence[str]) -> bool:
+    """Would exec'ing ``argv`` as PID 1 leave a shell waiting on a command string, deaf to SIGTERM?
+
+    The kernel drops a signal to a PID namespace's init whose disposition is the
+    default (kernel/signal.c, ``sig_task_ignored``: SIGNAL_UNKILLABLE), even from
+    ``docker stop``. Debian's dash runs even a single command as a child
+    (``sh -c 'python app.py'``: dash stays PID 1), so ``docker stop`` waits out its
+    timeout and ends with 137.
+
+    The contract, which the venv launcher's sh fast path mirrors
+    (:func:`pyenvboot.launcher.launcher_text`; a differential test covers each case):
+    argv[0]'s base name is one of :data:`SHELLS`; argv[1] is a cluster of short
+    options containing ``c`` (``-c``, ``-ec``, ``-lc``); and the command string
+    argv[2] is neither ``exec`` nor begins with ``exec`` and a blank, because
+    ``sh -c 'exec app'`` makes the app PID 1 itself.
+    """
+    if len(argv) < 3 or argv[0].rsplit("/", 1)[-1] not in SHELLS:
+        return False
+    option, script = argv[1], argv[2]
+    if not (option[:1] == "-" and option[1:2] not in ("", "-") and "c" in option[1:]):
+        return False
+    return not (script == "exec" or (script[:4] == "exec" and len(script) > 4 and script[4] in BLANKS))
+
+
 def prepare(
     venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True
 ) -> Tuple[List[str], Dict[str, str]]:
@@ -164,11 +198,22 @@ def prepare(
     if start:
         mark_started(environ)
     env = runtime_environment(environ, venv, persist=start or in_started_container(environ))
+    missing = missing_home(env)
+    if missing:
+        sys.stderr.write("pyenvboot: warning: %s\n" % missing)
     os.umask(UMASK)
     return (list(command) if command else shell_argv(env)), env
 
 
-def run(venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True) -> NoReturn:
-    """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec."""
+def run(venv: str, command: Sequence[str], environ: Mapping[str, str], start: bool = True) -> int:
+    """``pyenvboot exec``/``shell``: environment, umask 002, identity, then exec.
+
+    Returns only where pyenvboot is PID 1 and stays as init for a shell
+    (:func:`shell_would_be_pid1`): then with the shell's exit code.
+    """
     argv, env = prepare(venv, command, environ, start)
+    if os.getpid() == 1 and shell_would_be_pid1(argv):
+        from pyenvboot.reaper import init_app, kill_group
+
+        return init_app(argv, env, kill_group(environ))
     exec_app(argv, env)

@@ -390,6 +390,25 @@ def fix_identity(environ: Mapping[str, str], persist: bool = True) -> Changes:
     return changes
 
 
+def missing_home(env: Mapping[str, str]) -> Optional[str]:
+    """What is missing when the app's environment ``env`` has no writable HOME, else None.
+
+    :func:`fix_identity` tried $HOME, the passwd home, the shared home and a private
+    one under TMPDIR; on a read-only root without a tmpfs none is writable. The app
+    still starts (identity is best effort), but tools that write to HOME fail.
+    """
+    home = env.get("HOME")
+    if usable_home(home):
+        return None
+    tmp = env.get("TMPDIR") or "/tmp"
+    shared = env.get("PYENVBOOT_HOME") or DEFAULT_HOME
+    return (
+        "no writable HOME for uid %d: %s, %s and %s are not writable (a read-only root filesystem?);"
+        " mount a tmpfs on %s (docker run --tmpfs %s; Kubernetes: an emptyDir volume at %s)"
+        % (os.getuid(), "HOME=" + home if home else "HOME (unset)", shared, tmp, tmp, tmp, tmp)
+    )
+
+
 def cache_identity(uid: int, environ: Mapping[str, str], changes: Changes) -> None:
     """Leave the identity as sh in the private runtime dir for the shell hook.
 

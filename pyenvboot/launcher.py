@@ -25,6 +25,7 @@ import sys
 import zipfile
 
 from pyenvboot.environment import hook_path, sh_quote
+from pyenvboot.execute import SHELLS
 
 LIB_RELPATH = "share/pyenvboot/lib"
 PACKAGES = ("pyenvboot", "packaging")
@@ -91,11 +92,15 @@ def launcher_text(venv: str) -> str:
     succeed: the hook (which activates the venv) found the identity without Python,
     and CMD is an executable file. Everything else, and every case that could fail,
     runs the Python implementation, which defines the behaviour and the messages.
+    As PID 1, a shell given a command string goes to Python too, which stays as its
+    init: the ``case`` below is :func:`pyenvboot.execute.shell_would_be_pid1`
+    (``[[:space:]]`` is its BLANKS).
     """
     q = sh_quote
     lib = os.path.join(venv, LIB_RELPATH)
     python = os.path.join(venv, "bin", "python")
     code = "import sys; sys.path.insert(0, %r); from pyenvboot.cli import main; sys.exit(main())" % lib
+    shells = "|".join(sorted(SHELLS))
     return f"""\
 #!/bin/sh
 # pyenvboot for {venv}, written by 'pyenvboot init'.
@@ -122,6 +127,14 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
             if [ -f "$_pyenvboot_d/$1" ] && [ -x "$_pyenvboot_d/$1" ]; then _pyenvboot_fast=1; break; fi
           done
           IFS=$_pyenvboot_ifs; set +f ;;
+      esac
+    fi
+    if [ -n "$_pyenvboot_fast" ] && [ "$$" = 1 ] && [ "$#" -ge 3 ]; then
+      case ${{1##*/}} in
+        {shells})
+          case $2 in
+            -c*|-[!-]*c*) case $3 in exec|exec[[:space:]]*) ;; *) _pyenvboot_fast= ;; esac ;;
+          esac ;;
       esac
     fi
     if [ -n "$_pyenvboot_fast" ]; then

@@ -3,7 +3,9 @@
 Plain ``exec`` replaces itself with the app, which is right for most apps. An app
 that starts children it does not wait for (shell scripts, some servers) leaves
 zombies once it is PID 1, because the kernel re-parents orphans to PID 1. With
-``--init`` pyenvboot forks the app and stays behind, like tini:
+``--init`` pyenvboot forks the app and stays behind, like tini. Plain ``exec`` does the
+same, unasked, for a shell that would otherwise be a PID 1 deaf to SIGTERM
+(:func:`pyenvboot.execute.shell_would_be_pid1`):
 
 - the app gets the same environment, identity and umask as plain ``exec``;
 - the app runs in its own process group and, on a terminal, is its foreground group,
@@ -155,6 +157,11 @@ def run_init(venv: str, command: Sequence[str], environ: Mapping[str, str]) -> i
     """``pyenvboot exec --init``: like ``exec``, but stay as PID 1; the app's exit code."""
     group = kill_group(environ)
     argv, env = prepare(venv, command, environ)
+    return init_app(argv, env, group)
+
+
+def init_app(argv: List[str], env: Dict[str, str], group: bool) -> int:
+    """Start the prepared app and supervise it until it exits; its exit code."""
     mask = _signal.pthread_sigmask(_signal.SIG_BLOCK, BLOCKED)
     try:
         app = spawn(argv, env, mask)

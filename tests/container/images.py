@@ -30,7 +30,7 @@ import pytest
 
 from tests.container.index_server import PackageIndex
 from tests.container.progress import report, run_reporting
-from tests.container.wheelcache import REPO_ROOT, WheelCacheError, binary_wheels, zipapp_wheels
+from tests.container.wheelcache import REPO_ROOT, WheelCacheError, binary_wheels, fetch, zipapp_wheels
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ DERIVED_EXAMPLE = REPO_ROOT / "examples" / "derived"
 BUILD_TIMEOUT = 600.0
 # Real wheels for the shadowing scenario: newer than Debian 12's python3-jinja2 (3.1.2).
 JINJA2_REQUIREMENT = "jinja2==3.1.6"
+# A real server that handles its own signals, for the stop scenarios (pure Python, with packaging).
+GUNICORN_REQUIREMENT = "gunicorn==23.0.0"
 # The Python of each base image, for picking binary wheels (markupsafe) that fit it.
 PYTHON_VERSIONS: Mapping[str, str] = {
     "debian12": "3.11",
@@ -297,7 +299,7 @@ def serve_wheels(directory: Path) -> None:
     """What the session's index serves.
 
     Tiny wheels (demo 1.0 and 2.0, extra, needs-demo requiring demo>=2) and real
-    jinja2 + markupsafe wheels for each base image's Python.
+    jinja2 + markupsafe wheels for each base image's Python, and gunicorn.
     """
     build_wheel(directory, "demo", "1.0")
     build_wheel(directory, "demo", "2.0")
@@ -308,9 +310,17 @@ def serve_wheels(directory: Path) -> None:
             cached = binary_wheels("jinja2", [JINJA2_REQUIREMENT], version)
         except WheelCacheError as exc:
             pytest.fail(f"real jinja2 wheels: {exc}", pytrace=False)
-        for wheel in cached.glob("*.whl"):
-            if not (directory / wheel.name).exists():
-                (directory / wheel.name).symlink_to(wheel)
+        _link_wheels(cached, directory)
+    try:
+        _link_wheels(fetch("gunicorn", ["--only-binary=:all:", GUNICORN_REQUIREMENT]), directory)
+    except WheelCacheError as exc:
+        pytest.fail(f"real gunicorn wheels: {exc}", pytrace=False)
+
+
+def _link_wheels(cached: Path, directory: Path) -> None:
+    for wheel in cached.glob("*.whl"):
+        if not (directory / wheel.name).exists():
+            (directory / wheel.name).symlink_to(wheel)
 
 
 @pytest.fixture(scope="session")

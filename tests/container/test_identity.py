@@ -90,3 +90,16 @@ def test_writable_passwd_gives_a_real_entry(engine: Engine, images: Images) -> N
     assert value("whoami", out) == "default"
     assert value("ld_preload", out) == "", "a real entry needs no nss_wrapper"
     assert value("mode", out) == "664 root:root"
+
+
+def test_read_only_root_without_tmpfs_says_what_is_missing_and_starts(engine: Engine, images: Images) -> None:
+    uid = arbitrary_uid()
+    app = "import os; print('started home=' + os.environ['HOME'])"
+    no_tmpfs = engine.read_only[: engine.read_only.index("--tmpfs")]  # as plain ``docker run --read-only``
+    result = run_image(engine, images.example("debian12"), "python", "-c", app, options=[*no_tmpfs, *as_user(uid)])
+    assert result.stdout == "started home=/\n"
+    assert result.stderr == (
+        f"pyenvboot: warning: no writable HOME for uid {uid}: HOME=/, /home/pyenvboot and /tmp are not writable"
+        " (a read-only root filesystem?); mount a tmpfs on /tmp (docker run --tmpfs /tmp;"
+        " Kubernetes: an emptyDir volume at /tmp)\n"
+    )

@@ -127,7 +127,9 @@ CASES: Dict[str, Case] = {
     ),
     "init-unknown-option": Case(["init", "--venvv", "{base}/new/v"], errors.EXIT_USAGE, "unrecognized arguments"),
     # env
-    "env-relative-venv": Case(["env", "--venv", "relative"], errors.EXIT_USAGE, "is relative"),
+    "env-relative-venv": Case(["env", "--venv", "relative"], errors.EXIT_VENV, "is relative"),
+    "env-missing-venv": Case(["env", "--venv", "{base}/none"], errors.EXIT_VENV, "no venv at"),
+    "env-identity-missing-venv": Case(["env", "--venv", "{base}/none", "--identity"], errors.EXIT_VENV, "no venv at"),
     "env-unknown-format": Case(["env", "--venv", "{venv}", "--format", "xml"], errors.EXIT_USAGE, "invalid choice"),
     # exec
     "exec-relative-venv": Case(["exec", "--venv", "relative", "--", "true"], errors.EXIT_VENV, "is relative"),

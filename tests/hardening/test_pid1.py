@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 
@@ -286,6 +286,84 @@ def test_sigpipe_is_default_for_the_app(venv: Path, henv: Dict[str, str], launch
     for flag in flags:
         proc = run([*command, "exec", *flag, "--", "sh", "-c", "yes | head -1"], henv)
         assert (proc.returncode, proc.stdout, proc.stderr) == (0, "y\n", "")
+
+
+# -- a shell as PID 1 -----------------------------------------------------------------------
+# Each command prints the PID its shell (or python) has: 1 when pyenvboot exec'd it, 2 when
+# pyenvboot stayed as its init. "@NAME" is /bin/dash under the base name NAME, "@script" a
+# file holding the command.
+PID = "echo $$"
+SHELL_CASES = [
+    (["sh", "-c", PID], 2),
+    (["/bin/sh", "-c", PID], 2),  # Docker's shell-form CMD
+    (["bash", "-c", PID + "; true"], 2),
+    (["sh", "-ec", PID], 2),
+    (["sh", "-ce", PID], 2),
+    (["sh", "-c", " exec sh -c '%s'" % PID], 2),  # not the word exec first: the shell cannot know
+    (["sh", "-c", "execx=1; " + PID], 2),
+    *[(["@" + name, "-c", PID], 2) for name in ("sh", "bash", "dash", "ash", "ksh", "mksh", "zsh")],
+    (["sh", "-c", "exec sh -c '%s'" % PID], 1),  # the shell replaces itself: the command is PID 1
+    (["sh", "-c", "exec\tsh -c '%s'" % PID], 1),
+    (["sh", "-c", "exec"], None),
+    (["sh", "-e", "-c", PID], 1),  # only an option cluster with c right after the shell
+    (["bash", "--noprofile", "-c", PID], 1),
+    (["sh", "@script"], 1),  # a script file: it may end in exec, so the shell is not second-guessed
+    (["sh", "-c"], None),  # sh's own usage error, the same either way
+    (["@fish", "-c", PID], 1),  # not a shell name
+    (["python", "-c", "import os; print(os.getpid())"], 1),
+]
+
+
+def shell_case(command: List[str], bin_dir: Path) -> List[str]:
+    if command[1:] == ["@script"]:
+        (bin_dir / "script").write_text(PID + "\n")
+        return [command[0], str(bin_dir / "script")]
+    if command[0].startswith("@"):
+        link = bin_dir / command[0][1:]
+        if not link.exists():
+            link.symlink_to("/bin/dash")
+        return [str(link), *command[1:]]
+    return command
+
+
+@pytest.mark.parametrize(("command", "pid"), SHELL_CASES, ids=[" ".join(c) for c, _ in SHELL_CASES])
+def test_a_shell_as_pid1_runs_under_init_on_both_paths(
+    venv: Path, henv: Dict[str, str], tmp_path: Path, command: List[str], pid: Optional[int]
+) -> None:
+    """The venv launcher's sh fast path and the Python path decide alike, for every case either branches on."""
+    argv = shell_case(command, tmp_path)
+    results = []
+    for launcher in ([str(venv / "bin/pyenvboot"), "exec"], [*pyenvboot(), "exec", "--venv", str(venv)]):
+        proc = run([*UNSHARE, *launcher, "--", *argv], henv, timeout=60)
+        results.append((proc.returncode, proc.stdout, proc.stderr))
+    assert results[0] == results[1]
+    if pid is not None:
+        assert results[0] == (0, "%d\n" % pid, "")
+
+
+def test_a_shell_that_is_not_pid1_is_exec_d(venv: Path, henv: Dict[str, str]) -> None:
+    """Under another init (``docker run --init``) the shell gets SIGTERM like any process: no init of ours."""
+    for launcher in ([str(venv / "bin/pyenvboot"), "exec"], [*pyenvboot(), "exec", "--venv", str(venv)]):
+        child = subprocess.Popen([*launcher, "--", "sh", "-c", PID], env=henv, stdout=subprocess.PIPE, text=True)
+        out, _ = child.communicate(timeout=60)
+        assert int(out) == child.pid
+
+
+@pytest.mark.parametrize("script", ["sleep 60", "python -c 'import time; time.sleep(60)'; echo not reached"])
+def test_sigterm_stops_a_shell_form_command(
+    venv: Path, henv: Dict[str, str], started: List["subprocess.Popen[str]"], script: str
+) -> None:
+    """``docker stop`` of ``/bin/sh -c '...'``: the shell ends on SIGTERM, 143, and the container with it."""
+    ready = "ready"
+    proc = start(
+        [*UNSHARE, str(venv / "bin/pyenvboot"), "exec", "--", "/bin/sh", "-c", "echo %s; %s" % (ready, script)],
+        henv,
+        started,
+    )
+    assert readline(proc) == ready
+    os.kill(namespace_init(proc.pid), signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert proc.stderr is not None and proc.stderr.read() == ""
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,6 +16,8 @@ from tests.support.proc import ARBITRARY_UID, as_uid, run
 
 pytestmark = pytest.mark.integration
 
+REPO = Path(__file__).resolve().parent.parent.parent
+
 
 def pyenvboot(python: str) -> List[str]:
     return [python, "-m", "pyenvboot"]
@@ -43,11 +45,25 @@ def test_init_makes_an_isolated_group_writable_venv_with_pip(venv: Path, environ
     assert not list(venv.parent.glob(".venv.pyenvboot-staging-*"))
 
 
-def test_init_prints_dockerfile_lines(shared_dir: Path, system_python: str, environ: Dict[str, str]) -> None:
-    proc = run(pyenvboot(system_python) + ["init", "--venv", str(shared_dir / "v"), "--no-home"], environ)
+def example_activation() -> str:
+    """The activation ``ENV`` instruction of Dockerfile.example, continuation lines included."""
+    lines = (REPO / "Dockerfile.example").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("ENV VIRTUAL_ENV="))
+    end = next(i for i in range(start, len(lines)) if not lines[i].endswith("\\"))
+    return "\n".join(lines[start : end + 1]) + "\n"
+
+
+def test_init_prints_exactly_the_env_lines_of_dockerfile_example(
+    shared_dir: Path, system_python: str, environ: Dict[str, str]
+) -> None:
+    """``${PATH}``, not the build's PATH (here with pyenv-like shims and a duplicate); no other line."""
+    venv = shared_dir / "v"
+    env = {**environ, "PATH": "/root/.pyenv/shims:" + environ["PATH"] + ":/usr/bin"}
+    proc = run(pyenvboot(system_python) + ["init", "--venv", str(venv), "--no-home"], env)
     assert proc.returncode == 0, proc.stderr
-    assert 'ENV VIRTUAL_ENV="%s"' % (shared_dir / "v") in proc.stdout
-    assert "BASH_ENV=" in proc.stdout
+    _, marker, printed = proc.stdout.partition("pyenvboot: add these lines to the Dockerfile:\n")
+    assert marker, proc.stdout
+    assert printed == example_activation().replace("/opt/venv", str(venv))
 
 
 def test_init_again_keeps_installed_packages(
@@ -183,6 +199,32 @@ def test_arbitrary_uid_gets_a_name_for_whoami(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["appuser", str(shared_dir / "home")]
+
+
+@pytest.mark.parametrize("launcher", ["module", "venv-launcher"])
+def test_no_writable_home_is_one_warning_and_the_app_starts(
+    venv: Path, shared_dir: Path, system_python: str, environ: Dict[str, str], launcher: str
+) -> None:
+    """A read-only root without a tmpfs, with real dirs: HOME=/, the shared home and TMPDIR all unwritable."""
+    shared_home, tmp = shared_dir / "ro-home", shared_dir / "ro-tmp"
+    for path in (shared_home, tmp):
+        path.mkdir(mode=0o755)  # root's; the UID is in group 0, which may only read
+    user_env = {**environ, "HOME": "/", "PYENVBOOT_HOME": str(shared_home), "TMPDIR": str(tmp)}
+    command = pyenvboot(system_python) + ["exec", "--venv", str(venv)]
+    if launcher == "venv-launcher":  # its sh fast path must hand this case to Python
+        command = [str(venv / "bin/pyenvboot"), "exec"]
+    app = ["python", "-c", "import os; print('started', os.environ['HOME'])"]
+    proc = run(as_uid(ARBITRARY_UID) + command + ["--"] + app, user_env)
+    assert (proc.returncode, proc.stdout) == (0, "started /\n"), proc.stderr
+    assert proc.stderr == (
+        "pyenvboot: warning: no writable HOME for uid %d: HOME=/, %s and %s are not writable"
+        " (a read-only root filesystem?); mount a tmpfs on %s (docker run --tmpfs %s;"
+        " Kubernetes: an emptyDir volume at %s)\n" % (ARBITRARY_UID, shared_home, tmp, tmp, tmp, tmp)
+    )
+    # With a writable TMPDIR (the tmpfs) the UID gets a private HOME there, and nothing is said.
+    proc = run(as_uid(ARBITRARY_UID) + command + ["--"] + app, {**user_env, "TMPDIR": environ["TMPDIR"]})
+    assert (proc.returncode, proc.stderr) == (0, "")
+    assert proc.stdout == "started %s/pyenvboot-%d/home\n" % (environ["TMPDIR"], ARBITRARY_UID)
 
 
 def test_hostile_user_name_is_refused_and_the_app_starts(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pyenvboot.cli import HelpRequested, main, parse_env, parse_exec
@@ -69,11 +71,74 @@ def test_parse_env_by_hand_or_defer(args: list, expected: object) -> None:  # ty
     assert parse_env(args) == expected
 
 
-def test_env_by_hand_matches_argparse(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.fixture
+def fake_venv(tmp_path: Path) -> str:
+    """What ``env`` needs of a venv: a directory with ``pyvenv.cfg``."""
+    (tmp_path / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    return str(tmp_path)
+
+
+def test_env_by_hand_matches_argparse(fake_venv: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The hand parser is only a shortcut: the same output as the argparse route would give."""
     from pyenvboot.cli import _cmd_env, _Parser
 
-    assert main(["env", "--venv", "/v", "--format", "json"]) == 0
+    assert main(["env", "--venv", fake_venv, "--format", "json"]) == 0
     by_hand = capsys.readouterr().out
-    assert _cmd_env(_Parser.build().parse_args(["env", "--venv", "/v", "--format", "json"])) == 0
+    assert _cmd_env(_Parser.build().parse_args(["env", "--venv", fake_venv, "--format", "json"])) == 0
     assert capsys.readouterr().out == by_hand
+
+
+@pytest.mark.parametrize("argv", [["env"], ["env", "--format", "json"], ["env", "--identity"]])
+def test_env_on_a_missing_venv_fails_like_exec(
+    tmp_path: Path, argv: list, capsys: pytest.CaptureFixture[str]  # type: ignore[type-arg]
+) -> None:
+    missing = str(tmp_path / "none")
+    assert main([*argv, "--venv", missing]) == main(["exec", "--venv", missing, "--", "true"]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    expected = "error: no venv at %s (pyvenv.cfg missing); run 'pyenvboot init --venv %s'\n" % (missing, missing)
+    assert err == expected * 2
+
+
+def run_help(argv: list, capsys: pytest.CaptureFixture[str]) -> str:  # type: ignore[type-arg]
+    """What ``pyenvboot ARGV`` prints and exits 0 with (help and version)."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    return out
+
+
+@pytest.mark.parametrize("flag", ["-V", "--version"])
+def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from pyenvboot import __version__
+
+    assert run_help([flag], capsys) == "pyenvboot %s\n" % __version__
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_pip_help_says_what_it_does_and_where_pips_own_help_is(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run_help(["pip", flag], capsys)
+    assert out.startswith("usage: pyenvboot pip [--venv DIR] PIP_ARGS...\n")
+    text = " ".join(out.split())
+    for words in ("umask 002", "exclusive lock", "no pip cache", "permission policy", "'pyenvboot pip help'"):
+        assert words in text, out
+
+
+@pytest.mark.parametrize(
+    ("argv", "option", "says"),
+    [
+        (["env", "--help"], "--format {sh,dockerfile,json}", "dockerfile: ENV lines"),
+        (["fix-permissions", "--help"], "PATH", "a tree to fix"),
+    ],
+)
+def test_every_option_has_help(
+    argv: list, option: str, says: str, capsys: pytest.CaptureFixture[str]  # type: ignore[type-arg]
+) -> None:
+    out = run_help(argv, capsys)
+    lines = out.splitlines()
+    at = [i for i, line in enumerate(lines) if line.strip().startswith(option)]
+    assert at, out
+    described = " ".join(lines[at[0] : at[0] + 3])  # the help follows the option, on its line or the next
+    assert says in " ".join(described.split()), out

@@ -7,12 +7,14 @@ import json
 import pytest
 
 from pyenvboot.environment import (
+    DEFAULT_PATH,
     activation_changes,
     apply_changes,
     format_dockerfile,
     format_json,
     format_sh,
     hook_path,
+    image_changes,
     path_with_first,
     venv_path,
 )
@@ -81,6 +83,28 @@ def test_dockerfile_format_escapes_and_comments_unset() -> None:
     text = format_dockerfile({"P": 'a"$b\\', "U": None})
     assert text.startswith("# keep unset in the image: U\n")
     assert 'ENV P="a\\"\\$b\\\\"' in text
+
+
+def test_dockerfile_format_quotes_only_what_needs_it() -> None:
+    text = format_dockerfile({"A": "/opt/venv", "B": "1", "C": "a b", "D": ""})
+    assert text == 'ENV A=/opt/venv \\\n    B=1 \\\n    C="a b" \\\n    D=""\n'
+
+
+def test_dockerfile_path_extends_the_images_path() -> None:
+    """Not the build's PATH: an ENV line builds on the image's own ``${PATH}``."""
+    changes = activation_changes({"PATH": "/root/.pyenv/shims:/usr/bin:/usr/bin"}, "/opt/my venv")
+    assert format_dockerfile({"PATH": changes["PATH"]}) == 'ENV PATH="/opt/my venv/bin:${PATH}"\n'
+
+
+def test_image_changes_are_what_the_image_sets_after_init() -> None:
+    assert image_changes("/opt/venv") == {
+        "VIRTUAL_ENV": "/opt/venv",
+        "PATH": "/opt/venv/bin:" + DEFAULT_PATH,
+        "PYTHONNOUSERSITE": "1",
+        "BASH_ENV": "/opt/venv/share/pyenvboot/hook.sh",
+        "ENV": "/opt/venv/share/pyenvboot/hook.sh",
+        "PROMPT_COMMAND": ". '/opt/venv/share/pyenvboot/hook.sh'",
+    }
 
 
 def test_json_format_is_one_object_with_null_for_unset() -> None:
