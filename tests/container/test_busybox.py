@@ -69,7 +69,9 @@ def test_the_only_shell_is_busybox(engine: Engine, images: Images) -> None:
 def test_launcher_fast_path_runs_under_busybox(engine: Engine, images: Images, no_python_copy: list[str]) -> None:
     """As root (a passwd entry) the launcher execs the command in sh: Python is not needed, and not there."""
     image = images.busybox_sh()
-    out = run_image(engine, image, "sh", "-c", REPORT, options=no_python_copy).stdout
+    # A command string that starts with exec: as PID 1 a bare ``sh -c`` keeps pyenvboot as its init,
+    # which is Python; this one the fast path hands straight to sh.
+    out = run_image(engine, image, "sh", "-c", 'exec sh -c "$0"', REPORT, options=no_python_copy).stdout
     assert_venv_once(value("path", out))
     assert value("umask", out) == "0002"
     assert value("whoami", out) == value("user", out) == "root"
