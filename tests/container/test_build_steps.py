@@ -122,7 +122,7 @@ def test_a_cache_mount_is_used_on_the_second_build_and_never_baked(
     example = REPO_ROOT / dockerfile
     context = tmp_path / "context"
     shutil.copytree(example.parent, context)
-    project = "demo_" + uuid.uuid4().hex[:12]
+    project = "demo" + uuid.uuid4().hex[:12]  # one word: the same as wheel file name, project and module
     build_wheel(wheel_dir, project, "1.0")
     (context / "requirements.txt").write_text(f"{project}==1.0\n")
     text = example.read_text()
@@ -130,7 +130,7 @@ def test_a_cache_mount_is_used_on_the_second_build_and_never_baked(
         shutil.copy(uv_binary(), context / "uv")
     index_arg = "UV_DEFAULT_INDEX" if "ARG UV_DEFAULT_INDEX" in text else "PIP_INDEX_URL"
     base = images.example("debian12")
-    tag = f"localhost/pyenvboot-test-cache-mount:{project.replace('_', '-')}"
+    tag = f"localhost/pyenvboot-test-cache-mount:{project}"
     downloads = []
     try:
         for no_cache in ([], ["--no-cache"]):  # the second time the RUN step runs again, with the same cache mount
