@@ -117,28 +117,32 @@ def test_a_cache_mount_is_used_on_the_second_build_and_never_baked(
     """The README's cache recipes, built as written from examples/, twice over the same cache mount.
 
     Only requirements.txt is the test's: a package of a new name, so that the machine-wide
-    cache mount has never seen it and the first build must download it.
+    cache mount has never seen it and the first build must download it, and a comment that
+    changes for the second build, so that its install step runs again. The test's index is
+    plain http: pip caches what it fetched from there only for a trusted host.
     """
     example = REPO_ROOT / dockerfile
     context = tmp_path / "context"
     shutil.copytree(example.parent, context)
     project = "demo" + uuid.uuid4().hex[:12]  # one word: the same as wheel file name, project and module
     build_wheel(wheel_dir, project, "1.0")
-    (context / "requirements.txt").write_text(f"{project}==1.0\n")
     text = example.read_text()
     if "COPY uv " in text:
         shutil.copy(uv_binary(), context / "uv")
-    index_arg = "UV_DEFAULT_INDEX" if "ARG UV_DEFAULT_INDEX" in text else "PIP_INDEX_URL"
+    if "ARG UV_DEFAULT_INDEX" in text:
+        index_args = ["--build-arg", f"UV_DEFAULT_INDEX={package_index.url}"]
+    else:
+        index_args = ["--build-arg", f"PIP_INDEX_URL={package_index.url}", "--build-arg", "PIP_TRUSTED_HOST=127.0.0.1"]
     base = images.example("debian12")
     tag = f"localhost/pyenvboot-test-cache-mount:{project}"
     downloads = []
     try:
-        for no_cache in ([], ["--no-cache"]):  # the second time the RUN step runs again, with the same cache mount
+        for build in ("1", "2"):  # (``--no-cache`` would not do: BuildKit then ignores cache mounts too)
+            (context / "requirements.txt").write_text(f"{project}==1.0\n# build {build}\n")
             package_index.requests.clear()
             engine(
-                "build", *engine.build_options, *no_cache, "--network", "host", "-t", tag,
-                "-f", str(context / example.name), "--build-arg", f"BASE={base}",
-                "--build-arg", f"{index_arg}={package_index.url}", str(context),
+                "build", *engine.build_options, "--network", "host", "-t", tag, "-f", str(context / example.name),
+                "--build-arg", f"BASE={base}", *index_args, str(context),
                 check=True, timeout=600,
             )  # fmt: skip
             downloads.append([p for p in package_index.requests if p.startswith("/files/")])
