@@ -6,7 +6,8 @@
 - a plain ``docker exec CTR pip install X`` by one nameless UID, then another upgrades and uninstalls X;
 - the first ``pyenvboot pip install`` of a derived build adds none of pip's byte code to its layer;
 - a plain Python app as PID 1 (no signal handling) stops promptly on ``docker stop``, with 143;
-- multi-stage: ``COPY --from=builder /opt/venv /opt/venv`` into a stage FROM the base keeps the policy.
+- multi-stage: ``COPY --from=builder /opt/venv /opt/venv`` into a stage FROM the base keeps the policy
+  (examples/multi-stage, the README's recipe).
 
 Every engine command goes through the engine fixture and the helpers of ``containers.py`` (``save``
 writes a docker-archive on both engines, and the other commands take the same options on both).
@@ -33,7 +34,7 @@ from tests.container.containers import (
     wait_for_output,
 )
 from tests.container.test_derived_builds import POLICY_CHECK
-from tests.container.wheelcache import WheelCacheError, fetch
+from tests.container.wheelcache import REPO_ROOT, WheelCacheError, fetch
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ pytestmark = pytest.mark.container
 SITE_PACKAGES = "/opt/venv/lib/python3.11/site-packages"
 OTHER_PIP = "24.0"  # not the pip init seeds (the newest the zipapp carries): installing it replaces every pip file
 STOP_TIMEOUT = 30
+MULTI_STAGE_EXAMPLE = REPO_ROOT / "examples" / "multi-stage" / "Dockerfile"
 
 
 @pytest.fixture
@@ -170,11 +172,9 @@ def test_stop_of_a_plain_python_app_as_pid1_is_prompt_with_143(engine: Engine, i
 def test_multi_stage_copy_into_a_stage_from_the_base_keeps_the_policy(
     engine: Engine, images: Images, index: PackageIndex
 ) -> None:
-    dockerfile = (
-        "ARG BASE\nFROM ${BASE} AS builder\nARG PIP_INDEX_URL\nRUN pyenvboot pip install demo==1.0\n"
-        "FROM ${BASE}\nCOPY --from=builder /opt/venv /opt/venv\n"
-    )
-    image = images.derived("multi-stage", dockerfile, {})
+    """examples/multi-stage as written (the README's recipe), with the test's requirements."""
+    dockerfile = MULTI_STAGE_EXAMPLE.read_text()
+    image = images.derived("multi-stage", dockerfile, {"requirements.txt": "demo==1.0\n"})
     script = (
         "set -e; pyenvboot check; pip install -q --upgrade demo;"
         " python -c 'import demo; print(\"demo=\" + demo.__version__)'; " + POLICY_CHECK

@@ -2,9 +2,9 @@
 
 - uv installs at build time as root through ``pyenvboot run``; at run time arbitrary
   UIDs upgrade and uninstall what it installed.
-- A ``RUN --mount=type=cache`` for uv's cache, as root and as ``USER 1001:0``, built
-  twice: the second build downloads nothing (the index counts requests), and no layer
-  of the image holds a byte of the cache.
+- The README's cache-mount recipes (examples/cache-mount for pip as root and as
+  ``USER 1001:0``, examples/uv for uv), built twice: the second build downloads nothing
+  (the index counts requests), and no layer of the image holds a byte of the cache.
 - In a ``--writable-passwd`` image, a ``RUN bash -c`` step as USER 1001 (which reads the
   hook through BASH_ENV) bakes no identity; then several UIDs, in fresh containers and
   in one container, each get a name, and the app always starts.
@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tarfile
 import uuid
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from tests.container.containers import arbitrary_uid, as_user, run_image, run_script_as, running, value
+from tests.container.wheelcache import REPO_ROOT
 from tests.support.wheels import build_wheel
 
 if TYPE_CHECKING:
@@ -95,9 +97,13 @@ def layer_paths(engine: Engine, image: str, workdir: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("user", "target", "mount_owner"),
-    [("0:0", "/root/.cache/uv", ""), ("1001:0", "/home/pyenvboot/.cache/uv", ",uid=1001,gid=0")],
-    ids=["root", "user-1001"],
+    ("dockerfile", "cache"),
+    [
+        ("examples/cache-mount/Dockerfile.root", ".cache/pip/"),
+        ("examples/cache-mount/Dockerfile", ".cache/pip/"),  # as USER 1001:0
+        ("examples/uv/Dockerfile", ".cache/uv/"),
+    ],
+    ids=["pip-root", "pip-user-1001", "uv-root"],
 )
 def test_a_cache_mount_is_used_on_the_second_build_and_never_baked(
     engine: Engine,
@@ -105,45 +111,47 @@ def test_a_cache_mount_is_used_on_the_second_build_and_never_baked(
     package_index: PackageIndex,
     wheel_dir: Path,
     tmp_path: Path,
-    user: str,
-    target: str,
-    mount_owner: str,
+    dockerfile: str,
+    cache: str,
 ) -> None:
-    build_wheel(wheel_dir, "demo", "1.0")
-    cache_id = "pyenvboot-test-" + uuid.uuid4().hex[:12]  # a cold cache for this test
-    dockerfile = f"""\
-ARG BASE
-FROM ${{BASE}}
-ARG PIP_INDEX_URL
-ARG BUILD
-COPY uv /usr/local/bin/uv
-USER {user}
-RUN --mount=type=cache,id={cache_id},target={target}{mount_owner} \\
-    echo "build $BUILD" && pyenvboot run -- uv pip install --index-url "$PIP_INDEX_URL" demo==1.0
-"""
+    """The README's cache recipes, built as written from examples/, twice over the same cache mount.
+
+    Only requirements.txt is the test's: a package of a new name, so that the machine-wide
+    cache mount has never seen it and the first build must download it, and a comment that
+    changes for the second build, so that its install step runs again. The test's index is
+    plain http: pip caches what it fetched from there only for a trusted host.
+    """
+    example = REPO_ROOT / dockerfile
     context = tmp_path / "context"
-    context.mkdir()
-    (context / "Dockerfile").write_text(dockerfile)
-    (context / "uv").write_bytes(uv_binary().read_bytes())
-    (context / "uv").chmod(0o755)
+    shutil.copytree(example.parent, context)
+    project = "demo" + uuid.uuid4().hex[:12]  # one word: the same as wheel file name, project and module
+    build_wheel(wheel_dir, project, "1.0")
+    text = example.read_text()
+    if "COPY uv " in text:
+        shutil.copy(uv_binary(), context / "uv")
+    if "ARG UV_DEFAULT_INDEX" in text:
+        index_args = ["--build-arg", f"UV_DEFAULT_INDEX={package_index.url}"]
+    else:
+        index_args = ["--build-arg", f"PIP_INDEX_URL={package_index.url}", "--build-arg", "PIP_TRUSTED_HOST=127.0.0.1"]
     base = images.example("debian12")
-    tag = f"localhost/pyenvboot-test-cache-mount:{cache_id}"
+    tag = f"localhost/pyenvboot-test-cache-mount:{project}"
     downloads = []
     try:
-        for build in ("1", "2"):  # a new BUILD each time: the RUN step runs again, with the same cache mount
+        for build in ("1", "2"):  # (``--no-cache`` would not do: BuildKit then ignores cache mounts too)
+            (context / "requirements.txt").write_text(f"{project}==1.0\n# build {build}\n")
             package_index.requests.clear()
             engine(
-                "build", *engine.build_options, "--network", "host", "-t", tag,
-                "--build-arg", f"BASE={base}", "--build-arg", f"PIP_INDEX_URL={package_index.url}",
-                "--build-arg", f"BUILD={build}", str(context),
+                "build", *engine.build_options, "--network", "host", "-t", tag, "-f", str(context / example.name),
+                "--build-arg", f"BASE={base}", *index_args, str(context),
                 check=True, timeout=600,
             )  # fmt: skip
             downloads.append([p for p in package_index.requests if p.startswith("/files/")])
-        assert set(downloads[0]) == {"/files/demo-1.0-py3-none-any.whl"}  # uv may ask more than once (range requests)
+        wheel = f"/files/{project}-1.0-py3-none-any.whl"
+        assert set(downloads[0]) == {wheel}  # uv may ask more than once (range requests)
         assert downloads[1] == [], "the second build did not use the cache"
-        result = run_image(engine, tag, "python", "-c", "import demo; print('demo=' + demo.__version__)")
-        assert value("demo", result.stdout) == "1.0"
-        cached = [p for p in layer_paths(engine, tag, tmp_path) if ".cache/uv/" in p or "pyenvboot-cache-" in p]
+        result = run_image(engine, tag, "python", "-c", f"import {project}; print('imported=ok')")
+        assert value("imported", result.stdout) == "ok"
+        cached = [p for p in layer_paths(engine, tag, tmp_path) if cache in p or "pyenvboot-cache-" in p]
         assert cached == [], "cache bytes in a layer"
     finally:
         engine("rmi", "--force", tag, timeout=120)
