@@ -9,13 +9,13 @@ import sys
 import time
 from typing import Callable, Dict, List
 
-from benchmarks import creation, entry, layers, memory, permissions, startup
+from benchmarks import creation, entry, layers, memory, permissions, pipcost, startup
 from benchmarks.harness import CommandFailed, log
 from benchmarks.machine import describe, load_average
 from benchmarks.prepare import BUILT, REPO, Env, cache_dir, prepare
 from benchmarks.report import Section, render
 
-SECTIONS = ("entry", "guard", "init", "permissions", "layers", "memory")
+SECTIONS = ("entry", "guard", "init", "permissions", "pip", "layers", "memory")
 
 PREFACE = """\
 Written by `benchmarks/run` (one command: it installs what it needs, runs every benchmark and rewrites this
@@ -50,6 +50,7 @@ def main(argv: List[str]) -> int:
         "guard": lambda e: startup.run(e, rounds(200)),
         "init": lambda e: creation.run(e, rounds(6)),
         "permissions": lambda e: permissions.run(e, rounds(7)),
+        "pip": lambda e: pipcost.run(e, rounds(7)),
         "layers": lambda e: layers.run(e),
         "memory": lambda e: memory.run(e, rounds(7)),
     }

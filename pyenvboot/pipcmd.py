@@ -157,8 +157,6 @@ def remove_pip_leftovers(venv: str) -> None:
     import glob
     import sys
 
-    from pyenvboot.seed import remove_path
-
     for site in glob.glob(glob.escape(venv) + "/lib/python*/site-packages"):
         for name in sorted(os.listdir(site)):
             path = os.path.join(site, name)
@@ -175,6 +173,8 @@ def remove_pip_leftovers(venv: str) -> None:
                     doomed = [os.path.join(path, n) for n in os.listdir(path) if pip_leftover(n)]
             else:
                 continue
+            if doomed:
+                from pyenvboot.seed import remove_path  # heavy imports, needed only here
             for leftover in doomed:
                 print("pyenvboot: removing %s, left by an interrupted pip" % leftover, file=sys.stderr)
                 remove_path(leftover)
