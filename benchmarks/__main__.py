@@ -32,6 +32,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test, not figures to quote")
     parser.add_argument("--output", default=os.path.join(REPO, "BENCHMARKS.md"), help="default: %(default)s")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--note", help="a line for the machine section, e.g. what else ran on the machine")
     args = parser.parse_args(argv)
     chosen = args.only or list(SECTIONS)
     scale = 0.25 if args.quick else 1.0
@@ -63,7 +64,7 @@ def main(argv: List[str]) -> int:
         log("FAILED: %s" % exc)
         log("scratch directory kept: %s" % env.work)
         return 1
-    machine = describe(env, load_before)
+    machine = describe(env, load_before, [["note", args.note]] if args.note else None)
     total = time.monotonic() - started
     preface = PREFACE + "\n`benchmarks/run%s` took %.0f s on this machine (set-up %.0f s; %s%s).\n" % (
         "" if not args.only else " " + " ".join("--only " + s for s in chosen),
