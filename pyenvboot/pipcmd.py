@@ -254,6 +254,19 @@ class Installed:
     entries, so it leaves nothing to fix. A new .egg-info (a legacy ``setup.py
     install``, which writes no RECORD) or a .dist-info without RECORD makes the list
     unknown: :meth:`dirs` returns None and the caller walks the whole venv.
+
+    Why that is complete: an entry can break the policy after pip only if pip created
+    it, replaced it, or changed its mode or group. pip creates files only at the paths
+    RECORD lists (its wheel installer writes each file, after unlinking any old one,
+    then chmods that same file; scripts and byte code are recorded too), and the
+    directories on the way to them (``os.makedirs``), which are entries of the
+    directories scanned. It changes no other entry's mode or group. An upgrade or
+    uninstall moves the old files aside and deletes them: removals leave nothing to
+    fix. When pip fails, it rolls such moves back (recreating directories), and what
+    a killed pip left is unknown: the caller then walks the whole venv, as it does
+    for a VCS checkout under ``VENV/src`` and for options that send files elsewhere.
+    Entries pip did not touch keep whatever mode they had: this step fixes what the
+    command changed, ``fix-permissions`` fixes a whole tree.
     """
 
     def __init__(self, venv: str) -> None:
