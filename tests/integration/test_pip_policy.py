@@ -87,3 +87,36 @@ def test_a_failed_pip_has_the_whole_venv_fixed(
     assert proc.returncode == 1, proc.stderr
     assert policy_offenders(venv) == []
     assert os.stat(elsewhere).st_mode & 0o060 == 0o060
+
+
+def test_the_walk_judges_every_mode_as_the_policy_does(tmp_path: Path) -> None:
+    """The walk's inlined test against :func:`compliant`, over every permission bit pattern of a file."""
+    from pyenvboot.permissions import Report, compliant, walk
+
+    for perm in range(0o10000):
+        path = tmp_path / ("%04o" % perm)
+        path.touch()
+        path.chmod(perm)
+    gid = os.stat(tmp_path).st_gid
+    for wanted_gid in (gid, gid + 1):
+        expected = sorted(str(p) for p in tmp_path.iterdir() if not compliant(p.lstat(), wanted_gid))
+        found = sorted(e.path for e in walk(str(tmp_path), Report(), wanted_gid) if e.path != str(tmp_path))
+        assert found == expected
+
+
+def test_fix_dirs_covers_the_directories_named_and_their_ancestors(tmp_path: Path) -> None:
+    from pyenvboot.permissions import fix_dirs
+
+    root = tmp_path / "venv"
+    (root / "a" / "b" / "c").mkdir(parents=True)
+    (root / "x").mkdir()
+    for path in (root, root / "a", root / "a" / "b", root / "a" / "b" / "c", root / "x"):
+        path.chmod(0o2775)
+    named, deep, other = root / "a" / "b" / "f.py", root / "a" / "b" / "c" / "g.py", root / "x" / "h.py"
+    for path in (named, deep, other):
+        path.write_text("")
+        path.chmod(0o644)
+    (root / "a" / "b").chmod(0o755)  # an ancestor of what is named, made by a umask 022 installer
+    report = fix_dirs(str(root), ["a/b"], 0)
+    assert sorted(policy_offenders(root)) == sorted([str(deep), str(other)])  # c and x were not named
+    assert report.changed == 2
