@@ -119,7 +119,11 @@ def podman_env(env: Env) -> Dict[str, str]:
 def history_sizes(image: str, penv: Dict[str, str]) -> List[int]:
     """The size of each layer, newest first; a COPY step's counts as 0 (it brings a tool, not the install)."""
     rows = json.loads(checked(["podman", "history", "--format", "json", image], env=penv, capture=True))
-    return [0 if " COPY " in " %s " % r.get("created_by", "") else int(r.get("size") or 0) for r in rows]
+    sizes = []
+    for r in rows:
+        created_by = " %s " % (r.get("CreatedBy") or r.get("createdBy") or r.get("created_by") or "")
+        sizes.append(0 if " COPY " in created_by else int(r.get("size") or 0))
+    return sizes
 
 
 def payload(image: str, venv: str, known: List[str], penv: Dict[str, str]) -> Dict[str, object]:
