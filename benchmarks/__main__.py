@@ -9,13 +9,13 @@ import sys
 import time
 from typing import Callable, Dict, List
 
-from benchmarks import creation, entry, layers, memory, permissions, startup
+from benchmarks import creation, entry, layers, memory, permissions, pipcost, startup
 from benchmarks.harness import CommandFailed, log
 from benchmarks.machine import describe, load_average
 from benchmarks.prepare import BUILT, REPO, Env, cache_dir, prepare
 from benchmarks.report import Section, render
 
-SECTIONS = ("entry", "guard", "init", "permissions", "layers", "memory")
+SECTIONS = ("entry", "guard", "init", "permissions", "pip", "layers", "memory")
 
 PREFACE = """\
 Written by `benchmarks/run` (one command: it installs what it needs, runs every benchmark and rewrites this
@@ -32,6 +32,7 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds: a smoke test, not figures to quote")
     parser.add_argument("--output", default=os.path.join(REPO, "BENCHMARKS.md"), help="default: %(default)s")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--note", help="a line for the machine section, e.g. what else ran on the machine")
     args = parser.parse_args(argv)
     chosen = args.only or list(SECTIONS)
     scale = 0.25 if args.quick else 1.0
@@ -50,6 +51,7 @@ def main(argv: List[str]) -> int:
         "guard": lambda e: startup.run(e, rounds(200)),
         "init": lambda e: creation.run(e, rounds(6)),
         "permissions": lambda e: permissions.run(e, rounds(7)),
+        "pip": lambda e: pipcost.run(e, rounds(7)),
         "layers": lambda e: layers.run(e),
         "memory": lambda e: memory.run(e, rounds(7)),
     }
@@ -62,7 +64,7 @@ def main(argv: List[str]) -> int:
         log("FAILED: %s" % exc)
         log("scratch directory kept: %s" % env.work)
         return 1
-    machine = describe(env, load_before)
+    machine = describe(env, load_before, [["note", args.note]] if args.note else None)
     total = time.monotonic() - started
     preface = PREFACE + "\n`benchmarks/run%s` took %.0f s on this machine (set-up %.0f s; %s%s).\n" % (
         "" if not args.only else " " + " ".join("--only " + s for s in chosen),

@@ -31,7 +31,18 @@ class Distribution:
     requires: List[str] = field(default_factory=list)  # PEP 508 strings, markers included
     extras: List[str] = field(default_factory=list)  # Provides-Extra
     tags: List[str] = field(default_factory=list)  # WHEEL Tag lines, e.g. cp311-cp311-manylinux_2_17_x86_64
-    files: List[str] = field(default_factory=list)  # RECORD entries, relative to location
+    files_read: Optional[List[str]] = field(default=None, repr=False)  # see files
+
+    @property
+    def files(self) -> List[str]:
+        """RECORD entries (an egg-info's installed-files.txt), relative to location.
+
+        Read on first use: a big distribution's RECORD has thousands of rows, and
+        most callers (the check after ``pyenvboot pip install``) never need them.
+        """
+        if self.files_read is None:
+            self.files_read = _installed_files(self.path)
+        return self.files_read
 
     def __str__(self) -> str:
         return "%s %s" % (self.name, self.version)
@@ -93,16 +104,22 @@ def read_distribution(path: str) -> Optional[Distribution]:
         requires = _read_text(os.path.join(path, "requires.txt"))
         if requires and not dist.requires:
             dist.requires = _requires_txt(requires)
-        listed = _read_text(os.path.join(path, "installed-files.txt")) or ""
-        dist.files = [
-            os.path.normpath(os.path.join(basename, line.strip())) for line in listed.splitlines() if line.strip()
-        ]
     elif not egg:
         wheel = _read_text(os.path.join(path, "WHEEL")) or ""
         dist.tags = [t.strip() for t in HeaderParser().parsestr(wheel).get_all("Tag") or []]
-        record = _read_text(os.path.join(path, "RECORD")) or ""
-        dist.files = [row[0] for row in csv.reader(record.splitlines()) if row and row[0]]
     return dist
+
+
+def _installed_files(path: str) -> List[str]:
+    """The files a .dist-info's RECORD or an .egg-info directory's installed-files.txt lists."""
+    basename = os.path.basename(path)
+    if basename.endswith(".egg-info"):
+        if not os.path.isdir(path):
+            return []
+        listed = _read_text(os.path.join(path, "installed-files.txt")) or ""
+        return [os.path.normpath(os.path.join(basename, line.strip())) for line in listed.splitlines() if line.strip()]
+    record = _read_text(os.path.join(path, "RECORD")) or ""
+    return [row[0] for row in csv.reader(record.splitlines()) if row and row[0]]
 
 
 def read_distributions(directory: str) -> List[Distribution]:

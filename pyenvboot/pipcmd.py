@@ -8,17 +8,18 @@ code is the installer's. Each rule is one function below.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pyenvboot.errors import VenvError
 from pyenvboot.execute import UMASK, check_argv, check_venv, exec_error, runtime_environment, sh_script
 from pyenvboot.lock import locked
-from pyenvboot.permissions import fix_tree
+from pyenvboot.permissions import Report, fix_dirs, fix_tree
 
 CACHE_VARS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR", "PYENVBOOT_PIP_CACHE")
 
@@ -156,8 +157,6 @@ def remove_pip_leftovers(venv: str) -> None:
     import glob
     import sys
 
-    from pyenvboot.seed import remove_path
-
     for site in glob.glob(glob.escape(venv) + "/lib/python*/site-packages"):
         for name in sorted(os.listdir(site)):
             path = os.path.join(site, name)
@@ -174,6 +173,8 @@ def remove_pip_leftovers(venv: str) -> None:
                     doomed = [os.path.join(path, n) for n in os.listdir(path) if pip_leftover(n)]
             else:
                 continue
+            if doomed:
+                from pyenvboot.seed import remove_path  # heavy imports, needed only here
             for leftover in doomed:
                 print("pyenvboot: removing %s, left by an interrupted pip" % leftover, file=sys.stderr)
                 remove_path(leftover)
@@ -220,16 +221,130 @@ class Scratch:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
+# What ``pip install`` and ``pip uninstall`` write, and where: every file it installs is in the RECORD of the
+# distribution's new .dist-info (wheel files, generated scripts, byte code, the dist-info's own files: PEP 376,
+# the binary distribution format spec, pip's install_wheel); a VCS editable checkout goes to VENV/src; nothing
+# else is written into the venv. These options send files elsewhere, or relocate them.
+PIP_ELSEWHERE = ("--target", "--prefix", "--root", "--user")
+
+
+def pip_changes_known(args: Sequence[str]) -> bool:
+    """Is ``pip ARGS`` an install or uninstall whose writes :class:`Installed` can list?"""
+    if not args or args[0] not in ("install", "uninstall"):
+        return False
+    for arg in args[1:]:
+        if arg == "--":
+            break
+        if any(arg == opt or arg.startswith(opt + "=") for opt in PIP_ELSEWHERE):
+            return False
+        if arg.startswith("-") and not arg.startswith("--") and "t" in arg[1:]:
+            return False  # -t DIR, -qt DIR, -tDIR: --target
+    return True
+
+
+class Installed:
+    """What a pip install or uninstall changed in a venv, from the .dist-info directories it left.
+
+    The permission policy after pip then costs what pip installed, not the venv's size.
+    Taken before pip runs (:meth:`__init__`), read after (:meth:`dirs`): a .dist-info
+    directory that is new or replaced (another inode: a reinstall, an upgrade) names,
+    in its RECORD, every file pip wrote; the directories to scan are their parents
+    (:func:`fix_dirs` adds every ancestor, so a directory pip created deep inside an
+    existing tree is checked as an entry of its parent). An uninstall only removes
+    entries, so it leaves nothing to fix. A new .egg-info (a legacy ``setup.py
+    install``, which writes no RECORD) or a .dist-info without RECORD makes the list
+    unknown: :meth:`dirs` returns None and the caller walks the whole venv.
+
+    Why that is complete: an entry can break the policy after pip only if pip created
+    it, replaced it, or changed its mode or group. pip creates files only at the paths
+    RECORD lists (its wheel installer writes each file, after unlinking any old one,
+    then chmods that same file; scripts and byte code are recorded too), and the
+    directories on the way to them (``os.makedirs``), which are entries of the
+    directories scanned. It changes no other entry's mode or group. An upgrade or
+    uninstall moves the old files aside and deletes them: removals leave nothing to
+    fix. When pip fails, it rolls such moves back (recreating directories), and what
+    a killed pip left is unknown: the caller then walks the whole venv, as it does
+    for a VCS checkout under ``VENV/src`` and for options that send files elsewhere.
+    Entries pip did not touch keep whatever mode they had: this step fixes what the
+    command changed, ``fix-permissions`` fixes a whole tree.
+    """
+
+    def __init__(self, venv: str) -> None:
+        self.venv = os.path.realpath(venv)
+        self.before = self._metadata_dirs()
+        self.src = self._src_state()
+
+    def _sites(self) -> List[str]:
+        import glob
+
+        return glob.glob(glob.escape(self.venv) + "/lib/python*/site-packages")
+
+    def _metadata_dirs(self) -> Dict[str, int]:
+        found: Dict[str, int] = {}
+        for site in self._sites():
+            with os.scandir(site) as it:
+                for entry in it:
+                    if entry.name.endswith((".dist-info", ".egg-info", ".egg")):
+                        found[entry.path] = entry.inode()
+        return found
+
+    def _src_state(self) -> Optional[Tuple[int, int, int]]:
+        try:
+            st = os.lstat(self.venv + "/src")
+        except OSError:
+            return None
+        return st.st_ino, st.st_mtime_ns, st.st_ctime_ns
+
+    def dirs(self) -> Optional[Set[str]]:
+        """Directories (relative to the venv) whose direct entries pip created; None: unknown."""
+        changed: Set[str] = set()
+        if self._src_state() != self.src:
+            return None  # a VCS editable checkout under VENV/src: files no RECORD lists
+        for path, inode in self._metadata_dirs().items():
+            if self.before.get(path) == inode:
+                continue
+            if not path.endswith(".dist-info"):
+                return None
+            try:
+                with open(path + "/RECORD", encoding="utf-8", newline="") as f:
+                    rows = list(csv.reader(f))
+            except (OSError, UnicodeDecodeError, csv.Error):
+                return None
+            site = os.path.dirname(path)
+            changed.add(os.path.relpath(site, self.venv))
+            for row in rows:
+                if not row or not row[0]:
+                    continue
+                target = os.path.normpath(os.path.join(site, row[0]))
+                if target.startswith(self.venv + "/"):
+                    changed.add(os.path.relpath(os.path.dirname(target), self.venv))
+        return changed
+
+
+def apply_policy(venv: str, gid: int, changes: Optional[Set[str]]) -> Report:
+    """The policy on the venv: on the directories in ``changes``, or on all of it when None.
+
+    Root fixes everything; another UID can only fix what it owns.
+    """
+    only_owned = os.geteuid() != 0
+    if changes is None:
+        return fix_tree(os.path.realpath(venv), gid, only_owned=only_owned)
+    return fix_dirs(os.path.realpath(venv), changes, gid, only_owned=only_owned)
+
+
 def run_in_venv(
     venv: str,
     argv: Sequence[str],
     environ: Mapping[str, str],
     after: Optional[Callable[[int], int]] = None,
+    pip_args: Optional[Sequence[str]] = None,
 ) -> int:
     """Run ``argv`` for ``venv`` in a build step: locked, umask 002, then the policy on the venv.
 
     ``after`` runs under the same lock with the exit code and returns the final one
-    (install-time verification hooks in here).
+    (install-time verification hooks in here). ``pip_args``: ``argv`` is pip with
+    these arguments, and a successful install or uninstall has the policy applied
+    to what it installed (:class:`Installed`) instead of the whole venv.
     """
     scratch = Scratch()
     env = build_environment(environ, venv, scratch)
@@ -238,12 +353,14 @@ def run_in_venv(
     try:
         with locked(venv, "installing") as lock:
             remove_pip_leftovers(venv)
+            installed = Installed(venv) if pip_args is not None and pip_changes_known(pip_args) else None
+            code = 1
             try:
                 # The command shares the lock, so one that outlives a killed pyenvboot still holds it.
                 code = call(argv, env, pass_fds=(lock,))
             finally:
-                # Root fixes everything; another UID can only fix what it owns.
-                fix_tree(os.path.realpath(venv), gid, only_owned=os.geteuid() != 0)
+                # A failed or interrupted pip may have rolled back or left half an install: walk it all.
+                apply_policy(venv, gid, installed.dirs() if installed is not None and code == 0 else None)
             if after is not None:
                 code = after(code)
     finally:
@@ -259,7 +376,7 @@ def run_pip(
 ) -> int:
     """Run ``venv/bin/python -m pip ARGS`` under the venv lock; return pip's exit code."""
     python = venv_python(venv)
-    return run_in_venv(venv, [python, "-m", "pip", *args], environ, after)
+    return run_in_venv(venv, [python, "-m", "pip", *args], environ, after, pip_args=args)
 
 
 def run_command(venv: str, argv: Sequence[str], environ: Mapping[str, str]) -> int:

@@ -86,3 +86,28 @@ def test_special_kind_names_device_nodes_fifos_and_sockets_only() -> None:
     assert special_kind(stat.S_IFSOCK | 0o600) == "socket"
     for kind in (REG, DIR, stat.S_IFLNK):
         assert special_kind(kind | 0o777) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "known"),
+    [
+        (["install", "-r", "req.txt"], True),
+        (["uninstall", "-y", "demo"], True),
+        (["install", "--upgrade", "pip"], True),
+        (["list"], False),  # not an install: the whole venv is walked, as before
+        (["-q", "install", "demo"], False),  # a global option first: not recognised, so walked
+        (["install", "--target", "/opt/x", "demo"], False),
+        (["install", "--target=/opt/x", "demo"], False),
+        (["install", "-t", "/opt/x", "demo"], False),
+        (["install", "-qt", "/opt/x", "demo"], False),
+        (["install", "--prefix=/opt/venv/x", "demo"], False),
+        (["install", "--root", "/", "demo"], False),
+        (["install", "--user", "demo"], False),
+        (["install", "--", "--target"], True),  # after "--" it is a requirement, not an option
+        ([], False),
+    ],
+)
+def test_pip_changes_known(args: list, known: bool) -> None:  # type: ignore[type-arg]
+    from pyenvboot.pipcmd import pip_changes_known
+
+    assert pip_changes_known(args) is known
