@@ -33,7 +33,7 @@ from tests.container.containers import (
     value,
     wait_for_output,
 )
-from tests.container.test_derived_builds import POLICY_CHECK
+from tests.container.test_derived_builds import POLICY_CHECK, SITE_PACKAGES
 from tests.container.wheelcache import REPO_ROOT, WheelCacheError, fetch
 from tests.support.wheels import build_wheel
 
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.container
 
-SITE_PACKAGES = "/opt/venv/lib/python3.11/site-packages"
 OTHER_PIP = "24.0"  # not the pip init seeds (the newest the zipapp carries): installing it replaces every pip file
 STOP_TIMEOUT = 30
 MULTI_STAGE_EXAMPLE = REPO_ROOT / "examples" / "multi-stage" / "Dockerfile"
