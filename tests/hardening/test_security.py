@@ -126,16 +126,15 @@ def test_a_symlink_swapped_in_during_the_walk_is_not_followed(
                 swap("victim", secret)  # after lstat, before the chmod
             yield entry
 
-    real_stat = os.stat
+    real_open = os.open
 
-    def racing_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-        result = real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+    def racing_open(path: object, flags: int, *args: object, **kwargs: object) -> int:
         if path == "victimdir" and kwargs.get("dir_fd") is not None:
-            swap("victimdir", outside_dir)  # after lstat, before the directory is opened
-        return result
+            swap("victimdir", outside_dir)  # after the walk's lstat of it, before the directory is opened
+        return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(permissions, "walk", racing_walk)
-    monkeypatch.setattr(os, "stat", racing_stat)
+    monkeypatch.setattr(os, "open", racing_open)
     report = permissions.fix_tree(str(inside), 0)
     monkeypatch.undo()
     assert diff(outside_before, snapshot(tree / "outside")) == []
