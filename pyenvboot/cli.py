@@ -110,9 +110,11 @@ class _Parser:
             help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
             " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
         )
+        from pyenvboot.launcher import LAUNCHER_FORMS
+
         p.add_argument(
             "--launcher",
-            choices=["auto", "sh", "python"],
+            choices=LAUNCHER_FORMS,
             default="auto",
             help="VENV/bin/pyenvboot, the ENTRYPOINT: sh = a /bin/sh script (fast), python = runs on the venv's"
             " python (for an image without /bin/sh, e.g. a distroless final stage), auto = sh where /bin/sh exists"
