@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 VERSION = re.search(r'__version__ = "([^"]+)"', (HERE / "pyenvboot" / "__init__.py").read_text()).group(1)  # type: ignore[union-attr]
@@ -17,7 +17,7 @@ setup(
     long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     license="MIT",
-    packages=["pyenvboot"],
+    packages=find_packages(include=["pyenvboot", "pyenvboot.*"]),
     python_requires=">=3.8",
     install_requires=[],
     extras_require={"check": ["packaging>=22"], "virtualenv": ["virtualenv>=20"]},

@@ -67,7 +67,7 @@ class Group:
 
 def python_launcher(env: Env) -> str:
     """What ``init --launcher python`` writes as V/bin/pyenvboot, beside V (it names V's paths itself)."""
-    from pyenvboot.launcher import write_launcher
+    from pyenvboot.runtime.launcher import write_launcher
 
     directory = os.path.join(env.work, "python-launcher")
     os.makedirs(directory, exist_ok=True)

@@ -110,7 +110,7 @@ def run(env: Env, rounds: int) -> Section:
         return {}
 
     lib = env.venv + "/share/pyenvboot/lib"
-    direct = "import sys; sys.path.insert(0, %r); from pyenvboot.permissions import fix_tree; fix_tree(%r, 0)"
+    direct = "import sys; sys.path.insert(0, %r); from pyenvboot.permissions.policy import fix_tree; fix_tree(%r, 0)"
     # What a no-op pass cannot avoid: one walk that lstat()s every entry, and (for pyenvboot) a Python start.
     references = [
         ("reference: one find pass (`find -P V ! -gid 0 -exec chgrp 0 {} +`)",

@@ -23,7 +23,7 @@ from typing import List
 from benchmarks.harness import Case, checked, interleave, log
 from benchmarks.prepare import Env
 from benchmarks.report import Section, Table, Target
-from pyenvboot.guard import PID1_MODULE, PTH_NAME
+from pyenvboot.runtime.guard import PID1_MODULE, PTH_NAME
 
 TARGET_MS = 0.2
 UNSHARE = ["/usr/bin/unshare", "--pid", "--fork", "--"]

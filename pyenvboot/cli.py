@@ -56,13 +56,13 @@ def parse_exec(
 
 def _exec(args: Sequence[str]) -> int:
     """Does not return, except as an init (``--init``, or a shell as PID 1): then the child's exit code."""
-    from pyenvboot.environment import venv_path
-    from pyenvboot.execute import run
+    from pyenvboot.runtime.environment import venv_path
+    from pyenvboot.runtime.execute import run
 
     venv, init, command = parse_exec(args)
     venv = venv_path(venv, os.environ)
     if init:
-        from pyenvboot.reaper import run_init
+        from pyenvboot.runtime.reaper import run_init
 
         return run_init(venv, command, os.environ)
     return run(venv, command, os.environ)
@@ -110,7 +110,7 @@ class _Parser:
             help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
             " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
         )
-        from pyenvboot.launcher import LAUNCHER_FORMS
+        from pyenvboot.runtime.launcher import LAUNCHER_FORMS
 
         p.add_argument(
             "--launcher",
@@ -200,16 +200,16 @@ class _Parser:
 
 
 def _cmd_init(ns: "argparse.Namespace") -> int:
-    from pyenvboot.create import VenvBuilder
-    from pyenvboot.environment import format_dockerfile, image_changes, venv_path
-    from pyenvboot.permissions import refuse_system_path, resolve_group
-    from pyenvboot.provision import ensure_home, make_passwd_writable
+    from pyenvboot.create.builder import VenvBuilder
+    from pyenvboot.create.provision import ensure_home, make_passwd_writable
+    from pyenvboot.permissions.policy import refuse_system_path, resolve_group
+    from pyenvboot.runtime.environment import format_dockerfile, image_changes, venv_path
 
     gid = resolve_group(ns.group)
     venv = venv_path(ns.venv, os.environ)
     if not ns.no_home:  # refuse a bad home before the venv is made
-        from pyenvboot.identity import DEFAULT_HOME
-        from pyenvboot.provision import check_home
+        from pyenvboot.create.provision import check_home
+        from pyenvboot.runtime.identity import DEFAULT_HOME
 
         home = ns.home or os.environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
         check_home(home)
@@ -267,14 +267,14 @@ def parse_env(args: Sequence[str]) -> Optional[Tuple[Optional[str], str, bool]]:
 
 
 def _env(venv_arg: Optional[str], fmt: str, identity: bool) -> int:
-    from pyenvboot.environment import FORMATTERS, activation_changes, apply_changes, venv_path
-    from pyenvboot.execute import check_venv
+    from pyenvboot.runtime.environment import FORMATTERS, activation_changes, apply_changes, venv_path
+    from pyenvboot.runtime.execute import check_venv
 
     venv = venv_path(venv_arg, os.environ)
     check_venv(venv)
     changes = activation_changes(os.environ, venv)
     if identity:
-        from pyenvboot.identity import fix_identity, in_started_container
+        from pyenvboot.runtime.identity import fix_identity, in_started_container
 
         # The shell hook: in a build step (no container started) it writes nothing into the layer.
         changes.update(fix_identity(apply_changes(os.environ, changes), persist=in_started_container(os.environ)))
@@ -287,15 +287,15 @@ def _cmd_env(ns: "argparse.Namespace") -> int:
 
 
 def _cmd_shell(ns: "argparse.Namespace") -> int:
-    from pyenvboot.environment import venv_path
-    from pyenvboot.execute import run
+    from pyenvboot.runtime.environment import venv_path
+    from pyenvboot.runtime.execute import run
 
     return run(venv_path(ns.venv, os.environ), [], os.environ, start=False)
 
 
 def _cmd_pip(args: Sequence[str]) -> int:
-    from pyenvboot.environment import venv_path
-    from pyenvboot.pipcmd import run_pip
+    from pyenvboot.installers.pip import run_pip
+    from pyenvboot.runtime.environment import venv_path
 
     venv: Optional[str] = None
     args = list(args)
@@ -307,7 +307,7 @@ def _cmd_pip(args: Sequence[str]) -> int:
         venv, args = args[0][len("--venv=") :], args[1:]
     if not args:
         raise UsageError("pip: give pip's arguments, e.g. 'pyenvboot pip install -r requirements.txt'")
-    from pyenvboot.verify import after_pip
+    from pyenvboot.packages.verify import after_pip
 
     venv = venv_path(venv, os.environ)
     return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
@@ -315,8 +315,8 @@ def _cmd_pip(args: Sequence[str]) -> int:
 
 def _cmd_run(args: Sequence[str]) -> int:
     """``run [--venv DIR] [--] CMD [ARG...]``, parsed by hand: CMD's options are its own."""
-    from pyenvboot.environment import venv_path
-    from pyenvboot.pipcmd import run_command
+    from pyenvboot.installers.pip import run_command
+    from pyenvboot.runtime.environment import venv_path
 
     venv, _, command = parse_exec(args, "run", allow_init=False)
     if not command:
@@ -325,14 +325,14 @@ def _cmd_run(args: Sequence[str]) -> int:
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
-    from pyenvboot.check import run_check
-    from pyenvboot.environment import venv_path
+    from pyenvboot.diagnosis.check import run_check
+    from pyenvboot.runtime.environment import venv_path
 
     return run_check(venv_path(ns.venv, os.environ), ns.requirements, ns.group, ns.json)
 
 
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:
-    from pyenvboot.permissions import fix_tree, resolve_group
+    from pyenvboot.permissions.policy import fix_tree, resolve_group
 
     gid = resolve_group(ns.group)
     status = 0

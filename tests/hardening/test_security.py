@@ -104,7 +104,7 @@ def test_a_symlink_swapped_in_during_the_walk_is_not_followed(
     import sys
 
     sys.path.insert(0, str(REPO))
-    from pyenvboot import permissions
+    from pyenvboot.permissions import policy as permissions
 
     inside = tree / "tree"
     (inside / "victim").write_text("v\n")
@@ -278,7 +278,8 @@ def test_passwd_entry_never_for_uid_0(passwd: Path, monkeypatch: pytest.MonkeyPa
     import sys
 
     sys.path.insert(0, str(REPO))
-    from pyenvboot import errors, identity
+    from pyenvboot import errors
+    from pyenvboot.runtime import identity
 
     def no_entry(uid: int) -> pwd.struct_passwd:
         raise KeyError(uid)

@@ -14,7 +14,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from pyenvboot.seed import CARRIED_DIR
+from pyenvboot.create.seed import CARRIED_DIR
 from tests.container.wheelcache import BUILD_ZIPAPP, build_zipapp_module
 from tests.integration._checkhelpers import clean_env
 from tests.support.tmp import reachable_tmpdir

@@ -91,7 +91,7 @@ def test_a_failed_pip_has_the_whole_venv_fixed(
 
 def test_the_walk_judges_every_mode_as_the_policy_does(tmp_path: Path) -> None:
     """The walk's inlined test against :func:`compliant`, over every permission bit pattern of a file."""
-    from pyenvboot.permissions import Report, compliant, walk
+    from pyenvboot.permissions.policy import Report, compliant, walk
 
     for perm in range(0o10000):
         path = tmp_path / ("%04o" % perm)
@@ -105,7 +105,7 @@ def test_the_walk_judges_every_mode_as_the_policy_does(tmp_path: Path) -> None:
 
 
 def test_fix_dirs_covers_the_directories_named_and_their_ancestors(tmp_path: Path) -> None:
-    from pyenvboot.permissions import fix_dirs
+    from pyenvboot.permissions.policy import fix_dirs
 
     root = tmp_path / "venv"
     (root / "a" / "b" / "c").mkdir(parents=True)

@@ -9,7 +9,7 @@ from typing import Dict, Iterator
 
 import pytest
 
-from pyenvboot.environment import activation_changes, apply_changes
+from pyenvboot.runtime.environment import activation_changes, apply_changes
 from tests.support.proc import ARBITRARY_UID, as_uid, run
 from tests.support.pty import interact
 

@@ -7,7 +7,7 @@ from typing import Dict, List
 
 import pytest
 
-from pyenvboot import pipcmd
+from pyenvboot.installers import pip as pipcmd
 
 
 def test_mountinfo_mount_points_are_unescaped(tmp_path: Path) -> None:

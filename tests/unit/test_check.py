@@ -10,12 +10,11 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from pyenvboot.check import (
+from pyenvboot.diagnosis.check import (
     Problem,
     Report,
     allowed,
     blocker,
-    cfg_version,
     check_isolation,
     entry_source,
     format_json,
@@ -24,9 +23,10 @@ from pyenvboot.check import (
     pth_files,
     stdlib_entry,
 )
-from pyenvboot.dists import Distribution
-from pyenvboot.venvfacts import VenvFacts
-from pyenvboot.verify import parse_pip_install
+from pyenvboot.packages.dists import Distribution
+from pyenvboot.packages.verify import parse_pip_install
+from pyenvboot.venv.config import cfg_version
+from pyenvboot.venv.facts import VenvFacts
 
 
 def fake_stat(mode: int, uid: int = 0, gid: int = 0) -> os.stat_result:

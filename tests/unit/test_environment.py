@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pyenvboot.environment import (
+from pyenvboot.runtime.environment import (
     DEFAULT_PATH,
     activation_changes,
     apply_changes,

@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pytest
 
-from pyenvboot.guard import PID1_MODULE, PTH_LINE, PTH_TEXT
+from pyenvboot.runtime.guard import PID1_MODULE, PTH_LINE, PTH_TEXT
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Dict, Optional
 
 import pytest
 
-from pyenvboot import identity
 from pyenvboot.errors import IdentityError
-from pyenvboot.identity import append_passwd_entry, choose_home, passwd_line, validate_user_name
+from pyenvboot.runtime import identity
+from pyenvboot.runtime.identity import append_passwd_entry, choose_home, passwd_line, validate_user_name
 
 
 @pytest.mark.parametrize("name", ["default", "app", "_svc", "a.b-c_1", "x" * 32])

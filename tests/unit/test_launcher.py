@@ -8,10 +8,10 @@ from typing import Optional
 
 import pytest
 
-from pyenvboot.check import check_launcher
-from pyenvboot.create import VenvBuilder
+from pyenvboot.create.builder import VenvBuilder
+from pyenvboot.diagnosis.check import check_launcher
 from pyenvboot.errors import VenvError
-from pyenvboot.launcher import (
+from pyenvboot.runtime.launcher import (
     SHEBANG_MAX,
     choose_form,
     interpreter_of,

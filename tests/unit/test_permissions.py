@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from pyenvboot.errors import PermissionPolicyError
-from pyenvboot.permissions import needed, resolve_group, wanted_mode
+from pyenvboot.permissions.policy import needed, resolve_group, wanted_mode
 
 DIR = stat.S_IFDIR
 REG = stat.S_IFREG
@@ -68,7 +68,7 @@ def test_resolve_group() -> None:
 
 def test_compliant_agrees_with_needed() -> None:
     """The walk's inlined check is exactly "needed() has nothing to do"."""
-    from pyenvboot.permissions import compliant
+    from pyenvboot.permissions.policy import compliant
 
     for kind in (DIR, REG, stat.S_IFLNK):
         for perm in range(0o10000):
@@ -78,7 +78,7 @@ def test_compliant_agrees_with_needed() -> None:
 
 
 def test_special_kind_names_device_nodes_fifos_and_sockets_only() -> None:
-    from pyenvboot.permissions import special_kind
+    from pyenvboot.permissions.policy import special_kind
 
     assert special_kind(stat.S_IFCHR | 0o600) == "character device"
     assert special_kind(stat.S_IFBLK | 0o600) == "block device"
@@ -108,6 +108,6 @@ def test_special_kind_names_device_nodes_fifos_and_sockets_only() -> None:
     ],
 )
 def test_pip_changes_known(args: list, known: bool) -> None:  # type: ignore[type-arg]
-    from pyenvboot.pipcmd import pip_changes_known
+    from pyenvboot.installers.pip import pip_changes_known
 
     assert pip_changes_known(args) is known

@@ -11,9 +11,9 @@ pytest.importorskip("packaging")
 
 from packaging.requirements import Requirement
 
-from pyenvboot.dists import Distribution
 from pyenvboot.errors import UsageError
-from pyenvboot.requirements import (
+from pyenvboot.packages.dists import Distribution
+from pyenvboot.packages.requirements import (
     Pin,
     Unmet,
     applies,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pyenvboot.dists import abi_bound, read_distribution, read_distributions
-from pyenvboot.seed import choose_wheel, fits, wheel_requires_python
+from pyenvboot.create.seed import choose_wheel, fits, wheel_requires_python
+from pyenvboot.packages.dists import abi_bound, read_distribution, read_distributions
 
 
 def make_dist_info(site: Path, name: str, version: str, metadata: str = "", wheel: str = "", record: str = "") -> Path:

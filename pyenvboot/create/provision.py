@@ -6,8 +6,8 @@ import os
 import stat
 
 from pyenvboot.errors import PermissionPolicyError
-from pyenvboot.identity import PASSWD
-from pyenvboot.permissions import fix_tree, refuse_system_path
+from pyenvboot.permissions.policy import fix_tree, refuse_system_path
+from pyenvboot.runtime.identity import PASSWD
 
 
 def check_home(home: str) -> None:

@@ -19,7 +19,7 @@ import os
 import shutil
 from typing import List
 
-from pyenvboot.dists import Distribution, abi_bound, read_distributions
+from pyenvboot.packages.dists import Distribution, abi_bound, read_distributions
 
 
 def site_for(venv: str, minor: str) -> str:

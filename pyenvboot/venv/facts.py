@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from pyenvboot.environment import activation_changes, apply_changes
+from pyenvboot.runtime.environment import activation_changes, apply_changes
 
 # Runs in the venv's python (3.8+, possibly not the one running pyenvboot). The marker
 # environment is PEP 508's, computed as packaging.markers.default_environment() does.

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pyenvboot.errors import VenvError
-from pyenvboot.execute import UMASK, check_argv, check_venv, exec_error, runtime_environment, sh_script
-from pyenvboot.lock import locked
-from pyenvboot.permissions import Report, fix_dirs, fix_tree
+from pyenvboot.permissions.policy import Report, fix_dirs, fix_tree
+from pyenvboot.runtime.execute import UMASK, check_argv, check_venv, exec_error, runtime_environment, sh_script
+from pyenvboot.venv.lock import locked
 
 CACHE_VARS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR", "PYENVBOOT_PIP_CACHE")
 
@@ -174,7 +174,7 @@ def remove_pip_leftovers(venv: str) -> None:
             else:
                 continue
             if doomed:
-                from pyenvboot.seed import remove_path  # heavy imports, needed only here
+                from pyenvboot.create.seed import remove_path  # heavy imports, needed only here
             for leftover in doomed:
                 print("pyenvboot: removing %s, left by an interrupted pip" % leftover, file=sys.stderr)
                 remove_path(leftover)

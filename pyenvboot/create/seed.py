@@ -21,9 +21,9 @@ import zipfile
 from email.parser import HeaderParser
 from typing import Dict, List, Optional, Sequence
 
-from pyenvboot.dists import Distribution, read_distributions
+from pyenvboot.create.wheel import console_scripts, install_wheel, open_wheel, write_console_scripts
 from pyenvboot.errors import CreateError
-from pyenvboot.wheel import console_scripts, install_wheel, open_wheel, write_console_scripts
+from pyenvboot.packages.dists import Distribution, read_distributions
 
 CREATORS = ("auto", "venv", "virtualenv")
 TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv starts with this
@@ -81,7 +81,7 @@ def pip_wheels(directory: Optional[str]) -> List[str]:
 
 def carried_pip_wheels() -> List[str]:
     """The pip wheels the zipapp carries (``ARCHIVE/seed-wheels/pip-*.whl``); none when not run from one."""
-    from pyenvboot.launcher import running_archive
+    from pyenvboot.runtime.launcher import running_archive
 
     archive = running_archive()
     if not archive:

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
 from pyenvboot import __version__
-from pyenvboot.environment import hook_path
 from pyenvboot.errors import CreateError, InterpreterError, PermissionPolicyError, VenvError
-from pyenvboot.hook import render_hook
-from pyenvboot.launcher import LIB_RELPATH, choose_form, copy_runtime, shebang_problem, write_launcher
-from pyenvboot.lock import locked
-from pyenvboot.permissions import fix_tree
-from pyenvboot.venvcfg import format_cfg, read_cfg, write_atomic
+from pyenvboot.permissions.policy import fix_tree
+from pyenvboot.runtime.environment import hook_path
+from pyenvboot.runtime.hook import render_hook
+from pyenvboot.runtime.launcher import LIB_RELPATH, choose_form, copy_runtime, shebang_problem, write_launcher
+from pyenvboot.venv.config import format_cfg, read_cfg
+from pyenvboot.venv.files import write_atomic
+from pyenvboot.venv.lock import locked
 
 MIN_VERSION = (3, 8)
 STAGING_MARK = ".pyenvboot-staging-"
@@ -404,7 +405,7 @@ class VenvBuilder:
     def find_wheel(self, info: Interpreter) -> Optional[str]:
         """The pip wheel to seed: --pip-wheel, else the newest that fits of the interpreter's own
         (ensurepip), a --wheelhouse, Debian's and the zipapp's; None when there is none."""
-        from pyenvboot import seed
+        from pyenvboot.create import seed
 
         if self.pip_wheel:
             if not os.path.isfile(self.pip_wheel):
@@ -446,7 +447,7 @@ class VenvBuilder:
 
     def install_pip(self, root: str, info: Interpreter) -> None:
         """Seed pip: unpack a wheel without running pip (fast, offline), else through the base's virtualenv."""
-        from pyenvboot import seed
+        from pyenvboot.create import seed
 
         names = {"pip": ["pip", "pip3", "pip" + info.minor]}
         purelib = self.relocate(info.purelib, root)
@@ -470,7 +471,7 @@ class VenvBuilder:
         if root != self.venv or not os.path.isdir(lib):
             copy_runtime(lib)
             return
-        from pyenvboot.seed import TMP_PREFIX, remove_path
+        from pyenvboot.create.seed import TMP_PREFIX, remove_path
 
         scratch = os.path.join(lib, TMP_PREFIX + "new-%d" % os.getpid())
         copy_runtime(scratch)
@@ -484,14 +485,14 @@ class VenvBuilder:
 
     def write_guard(self, root: str, info: Interpreter) -> None:
         """The start-up guard in site-packages: group-writable umask, SIGTERM for PID 1 (see guard.py)."""
-        from pyenvboot.guard import write_guard
+        from pyenvboot.runtime.guard import write_guard
 
         write_guard(self.relocate(info.purelib, root))
 
     def seeded_code(self, info: Interpreter) -> List[str]:
         """What init put in the venv that Python may import, relative to the venv, as COMPILE takes it."""
-        from pyenvboot.guard import PID1_MODULE
-        from pyenvboot.launcher import PACKAGES
+        from pyenvboot.runtime.guard import PID1_MODULE
+        from pyenvboot.runtime.launcher import PACKAGES
 
         site = os.path.relpath(info.purelib, self.venv)
         paths = ["u:" + os.path.join(LIB_RELPATH, name) for name in PACKAGES]
@@ -563,7 +564,7 @@ class VenvBuilder:
         """Scratch entries an interrupted init or seeding left in the venv (we hold its lock: none is live)."""
         import glob
 
-        from pyenvboot.seed import TMP_PREFIX, remove_path
+        from pyenvboot.create.seed import TMP_PREFIX, remove_path
 
         root = glob.escape(self.venv)
         patterns = [
@@ -614,7 +615,7 @@ class VenvBuilder:
 
     def repair(self, result: Result, info: Interpreter) -> None:
         """Follow a base Python that changed: patch upgrade, moved or removed interpreter, minor upgrade."""
-        from pyenvboot import repair
+        from pyenvboot.create import repair
 
         cfg = read_cfg(self.venv) or {}
         old = ".".join((cfg.get("version") or cfg.get("version_info") or "").split(".")[:3])
@@ -639,7 +640,7 @@ class VenvBuilder:
 
     def refresh_pip(self, info: Interpreter) -> List[str]:
         """After a minor upgrade: replace a pip older than the new base's own (old pips break on new Pythons)."""
-        from pyenvboot import seed
+        from pyenvboot.create import seed
 
         current = seed.installed_pip(info.purelib)
         wheel = self.find_wheel(info) if self.creator != "virtualenv" else None

@@ -5,7 +5,7 @@ that starts children it does not wait for (shell scripts, some servers) leaves
 zombies once it is PID 1, because the kernel re-parents orphans to PID 1. With
 ``--init`` pyenvboot forks the app and stays behind, like tini. Plain ``exec`` does the
 same, unasked, for a shell that would otherwise be a PID 1 deaf to SIGTERM
-(:func:`pyenvboot.execute.shell_would_be_pid1`):
+(:func:`pyenvboot.runtime.execute.shell_would_be_pid1`):
 
 - the app gets the same environment, identity and umask as plain ``exec``;
 - the app runs in its own process group and, on a terminal, is its foreground group,
@@ -27,7 +27,7 @@ import os
 import sys
 
 from pyenvboot.errors import UsageError
-from pyenvboot.execute import check_argv, default_signals, exec_error, execvpe, prepare
+from pyenvboot.runtime.execute import check_argv, default_signals, exec_error, execvpe, prepare
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

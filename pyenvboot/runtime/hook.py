@@ -9,15 +9,15 @@ UID has no passwd entry and no cached identity. The venv's launcher
 sources it too, for its fast ``exec`` path.
 
 The shell code does a subset of what the Python code does, and hands over to it
-for everything else: :func:`pyenvboot.identity.fix_identity` defines the behaviour.
+for everything else: :func:`pyenvboot.runtime.identity.fix_identity` defines the behaviour.
 """
 
 from __future__ import annotations
 
 from typing import List
 
-from pyenvboot.environment import activation_changes, sh_quote
-from pyenvboot.identity import IDENTITY_CACHE
+from pyenvboot.runtime.environment import activation_changes, sh_quote
+from pyenvboot.runtime.identity import IDENTITY_CACHE
 
 
 def activation_sh(venv: str) -> str:

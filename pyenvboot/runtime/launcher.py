@@ -24,8 +24,8 @@ import shutil
 import sys
 import zipfile
 
-from pyenvboot.environment import hook_path, sh_quote
-from pyenvboot.execute import SHELLS
+from pyenvboot.runtime.environment import hook_path, sh_quote
+from pyenvboot.runtime.execute import SHELLS
 
 LIB_RELPATH = "share/pyenvboot/lib"
 PACKAGES = ("pyenvboot", "packaging")
@@ -48,7 +48,8 @@ def _source() -> tuple[str | None, str]:
     archive = running_archive()
     if archive:
         return archive, ""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    package = os.path.dirname(sys.modules["pyenvboot"].__file__ or "")
+    here = os.path.dirname(os.path.abspath(package))
     return None, here
 
 
@@ -93,7 +94,7 @@ def launcher_text(venv: str) -> str:
     and CMD is an executable file. Everything else, and every case that could fail,
     runs the Python implementation, which defines the behaviour and the messages.
     As PID 1, a shell given a command string goes to Python too, which stays as its
-    init: the ``case`` below is :func:`pyenvboot.execute.shell_would_be_pid1`
+    init: the ``case`` below is :func:`pyenvboot.runtime.execute.shell_would_be_pid1`
     (``[[:space:]]`` is its BLANKS).
     """
     q = sh_quote
@@ -138,7 +139,7 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
       esac
     fi
     if [ -n "$_pyenvboot_fast" ]; then
-      # The container is started: the marker of pyenvboot.identity.started_marker, made as it makes it.
+      # The container is started: the marker of pyenvboot.runtime.identity.started_marker, made as it makes it.
       if read -r _pyenvboot_b 2>/dev/null < /proc/sys/kernel/random/boot_id \
         && read -r _pyenvboot_d 2>/dev/null < /proc/1/stat; then
         _pyenvboot_starttime() {{ _pyenvboot_d=${{20}}; }}  # a function's own "$@": the caller's stays

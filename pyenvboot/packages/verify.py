@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Seque
 from pyenvboot.errors import EXIT_VERIFY
 
 if TYPE_CHECKING:
-    from pyenvboot.dists import Distribution
+    from pyenvboot.packages.dists import Distribution
 
 # pip's options that take a value (general options and ``install`` options).
 GLOBAL_VALUE = {
@@ -101,16 +101,16 @@ def parse_pip_install(args: Sequence[str]) -> Optional[PipInstall]:
 
 def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str]) -> List[str]:
     """One line per requirement of ``request`` not met inside ``venv`` (empty when all are)."""
-    from pyenvboot.dists import read_distributions
-    from pyenvboot.venvfacts import inside, probe_venv, venv_site_dirs
-    from pyenvboot.withpackaging import import_packaging
+    from pyenvboot.packages.dists import read_distributions
+    from pyenvboot.packages.withpackaging import import_packaging
+    from pyenvboot.venv.facts import inside, probe_venv, venv_site_dirs
 
     facts, error = probe_venv(venv, environ)
     if facts is None:
         return ["cannot verify what pip installed: " + error]
     sites = venv_site_dirs(venv, facts, None)
     import_packaging(sites)
-    from pyenvboot import requirements as rq
+    from pyenvboot.packages import requirements as rq
 
     pins: List[rq.Pin] = []
     for path in request.files:
@@ -146,7 +146,7 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str]) -
 
 
 def after_pip(venv: str, args: Sequence[str], environ: Mapping[str, str]) -> Optional[Callable[[int], int]]:
-    """The ``after`` hook for :func:`pyenvboot.pipcmd.run_pip`, or None when there is nothing to verify."""
+    """The ``after`` hook for :func:`pyenvboot.installers.pip.run_pip`, or None when there is nothing to verify."""
     request = parse_pip_install(args)
     if request is None or not (request.files or request.constraints or request.specs):
         return None

@@ -6,7 +6,7 @@ found, 126 when it is found but cannot be executed.
 
 One exception: a shell given a command string (``sh -c '...'``, Docker's shell-form
 ``CMD``), see :func:`shell_would_be_pid1`. As PID 1 it would never stop on SIGTERM,
-so pyenvboot stays as a minimal init for it (:mod:`pyenvboot.reaper`).
+so pyenvboot stays as a minimal init for it (:mod:`pyenvboot.runtime.reaper`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import errno
 import os
 import sys
 
-from pyenvboot.environment import activation_changes, apply_changes
 from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
-from pyenvboot.identity import fix_identity, in_started_container, mark_started, missing_home
+from pyenvboot.runtime.environment import activation_changes, apply_changes
+from pyenvboot.runtime.identity import fix_identity, in_started_container, mark_started, missing_home
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import signal as _signal
     from typing import Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-    from pyenvboot.environment import Changes
+    from pyenvboot.runtime.environment import Changes
 else:
     # The C module: ``signal`` imports enum, ~8 ms on every container start.
     import _signal
@@ -171,7 +171,7 @@ def shell_would_be_pid1(argv: Sequence[str]) -> bool:
     timeout and ends with 137.
 
     The contract, which the venv launcher's sh fast path mirrors
-    (:func:`pyenvboot.launcher.launcher_text`; a differential test covers each case):
+    (:func:`pyenvboot.runtime.launcher.launcher_text`; a differential test covers each case):
     argv[0]'s base name is one of :data:`SHELLS`; argv[1] is a cluster of short
     options containing ``c`` (``-c``, ``-ec``, ``-lc``); and the command string
     argv[2] is neither ``exec`` nor begins with ``exec`` and a blank, because
@@ -191,7 +191,7 @@ def prepare(
     """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv.
 
     ``start``: this is the ENTRYPOINT starting the container, so identity may be
-    written (see :func:`pyenvboot.identity.started_marker`). ``shell`` is not: it
+    written (see :func:`pyenvboot.runtime.identity.started_marker`). ``shell`` is not: it
     writes identity only inside a container that was started.
     """
     check_venv(venv)
@@ -213,7 +213,7 @@ def run(venv: str, command: Sequence[str], environ: Mapping[str, str], start: bo
     """
     argv, env = prepare(venv, command, environ, start)
     if os.getpid() == 1 and shell_would_be_pid1(argv):
-        from pyenvboot.reaper import init_app, kill_group
+        from pyenvboot.runtime.reaper import init_app, kill_group
 
         return init_app(argv, env, kill_group(environ))
     exec_app(argv, env)

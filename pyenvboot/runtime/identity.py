@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Mapping, Optional, Tuple
 
-    from pyenvboot.environment import Changes
+    from pyenvboot.runtime.environment import Changes
 
 DEFAULT_USER = "default"
 DEFAULT_HOME = "/home/pyenvboot"
@@ -415,7 +415,7 @@ def cache_identity(uid: int, environ: Mapping[str, str], changes: Changes) -> No
     ``docker exec`` shells of a UID without a passwd entry then source it instead of
     starting Python on every ``bash -c``. Best effort: without it the hook runs pyenvboot.
     """
-    from pyenvboot.environment import format_sh
+    from pyenvboot.runtime.environment import format_sh
 
     private = runtime_dir(uid, environ)
     if private is None:

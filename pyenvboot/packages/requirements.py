@@ -1,7 +1,7 @@
 """Requirement files and requirement evaluation, with ``packaging``.
 
 Imported only by ``check`` and the pip verification, after
-:func:`pyenvboot.withpackaging.import_packaging`; the ``exec`` path never loads it.
+:func:`pyenvboot.packages.withpackaging.import_packaging`; the ``exec`` path never loads it.
 Everything here is pure: files in, findings out. Markers are evaluated in the
 venv's interpreter's environment (``python_version`` of the venv, not of the
 Python running pyenvboot), which the caller supplies.
@@ -21,8 +21,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from pyenvboot.dists import Distribution
 from pyenvboot.errors import UsageError
+from pyenvboot.packages.dists import Distribution
 
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
 # Options of requirement files that take a value and say nothing about what must be installed.

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from typing import List
 
-from pyenvboot.venvcfg import write_atomic
+from pyenvboot.venv.files import write_atomic
 
 # Sorted first among the .pth files (site.addsitedir sorts them): the umask is set
 # before any other start-up code of the venv can write a file.

@@ -21,14 +21,14 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from pyenvboot import permissions
-from pyenvboot.dists import Distribution, read_distributions
-from pyenvboot.environment import venv_path
 from pyenvboot.errors import EXIT_FAILURE, VenvError
-from pyenvboot.guard import PTH_NAME as GUARD_PTH
-from pyenvboot.permissions import resolve_group
-from pyenvboot.venvcfg import read_cfg
-from pyenvboot.venvfacts import VenvFacts, inside, probe_venv, venv_site_dirs
+from pyenvboot.packages.dists import Distribution, read_distributions
+from pyenvboot.permissions import policy as permissions
+from pyenvboot.permissions.policy import resolve_group
+from pyenvboot.runtime.environment import venv_path
+from pyenvboot.runtime.guard import PTH_NAME as GUARD_PTH
+from pyenvboot.venv.config import cfg_version, read_cfg
+from pyenvboot.venv.facts import VenvFacts, inside, probe_venv, venv_site_dirs
 
 GROUPS = ("isolation", "consistency", "pins", "interpreter", "permissions")
 SHOW = 5  # offenders listed by name; the rest are counted
@@ -82,18 +82,6 @@ def quote(text: str) -> str:
 def pip_command(venv: str, environ: Mapping[str, str]) -> str:
     """``pyenvboot pip``, with ``--venv`` only when the venv is not the default one."""
     return "pyenvboot pip" if venv == venv_path(None, environ) else "pyenvboot pip --venv %s" % quote(venv)
-
-
-def parse_version(text: str) -> Optional[Tuple[int, int, int]]:
-    """``3.11.2`` or virtualenv's ``3.11.2.final.0`` -> (3, 11, 2)."""
-    m = re.match(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?", text or "")
-    if not m:
-        return None
-    return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
-
-
-def cfg_version(cfg: Mapping[str, str]) -> Optional[Tuple[int, int, int]]:
-    return parse_version(cfg.get("version") or cfg.get("version_info") or "")
 
 
 def owner_group(st: os.stat_result) -> str:
@@ -318,7 +306,7 @@ def check_requirements(
     pip: str,
 ) -> Tuple[List[Problem], int, Dict[str, str]]:
     """(consistency and pins problems, number of pins, canonical name -> who wants it)."""
-    from pyenvboot import requirements as rq
+    from pyenvboot.packages import requirements as rq
 
     problems: List[Problem] = []
     groups = rq.by_name(dists)
@@ -483,7 +471,7 @@ def check_launcher(venv: str) -> List[Problem]:
     form copied into a final stage without /bin/sh. The venv's own python is the
     interpreter check's.
     """
-    from pyenvboot.launcher import interpreter_of
+    from pyenvboot.runtime.launcher import interpreter_of
 
     launcher = os.path.join(venv, "bin", "pyenvboot")
     interpreter = interpreter_of(launcher)
@@ -616,10 +604,10 @@ def diagnose(venv: str, requirement_files: Sequence[str], gid: Optional[int], en
     canonical: Callable[[str], str] = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731
     if facts is not None:
         report.python = ".".join(map(str, facts.version))
-        from pyenvboot.withpackaging import import_packaging
+        from pyenvboot.packages.withpackaging import import_packaging
 
         import_packaging(sites)
-        from pyenvboot.requirements import canonical as rq_canonical
+        from pyenvboot.packages.requirements import canonical as rq_canonical
 
         canonical = rq_canonical
         found, report.pins, wanted = check_requirements(venv, dists, facts, requirement_files, environ, pip)

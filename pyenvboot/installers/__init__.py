@@ -1,0 +1,1 @@
+"""Installers in derived builds: ``pyenvboot pip`` and ``pyenvboot run`` (uv, poetry, pipenv)."""

@@ -1,0 +1,1 @@
+"""The permission policy: group rw, setgid directories, never world-writable; ``fix-permissions``."""
