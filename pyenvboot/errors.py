@@ -7,8 +7,7 @@ calls ``sys.exit``.
 
 from __future__ import annotations
 
-# Exit codes, documented in the README's CLI reference.
-EXIT_OK = 0
+# Exit codes, documented in the README's CLI reference; 0 is success.
 EXIT_FAILURE = 1  # generic failure; `check` found problems
 EXIT_USAGE = 2  # bad command line (argparse's convention)
 EXIT_VENV = 3  # venv missing, not a venv, or unusable
