@@ -307,10 +307,16 @@ def _cmd_pip(args: Sequence[str]) -> int:
         venv, args = args[0][len("--venv=") :], args[1:]
     if not args:
         raise UsageError("pip: give pip's arguments, e.g. 'pyenvboot pip install -r requirements.txt'")
+    from pyenvboot.errors import VerifyError
     from pyenvboot.packages.verify import after_pip
 
     venv = venv_path(venv, os.environ)
-    return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
+    try:
+        return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
+    except VerifyError as exc:
+        for line in exc.lines:
+            print("error: " + line, file=sys.stderr)
+        return exc.exit_code
 
 
 def _cmd_run(args: Sequence[str]) -> int:
@@ -325,10 +331,17 @@ def _cmd_run(args: Sequence[str]) -> int:
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
-    from pyenvboot.diagnosis.check import run_check
+    """The report on stdout; 0 when the venv is healthy, 1 when not."""
+    from pyenvboot.diagnosis.check import diagnose
+    from pyenvboot.diagnosis.report import format_json, format_text
+    from pyenvboot.errors import EXIT_FAILURE
+    from pyenvboot.permissions.policy import resolve_group
     from pyenvboot.runtime.environment import venv_path
 
-    return run_check(venv_path(ns.venv, os.environ), ns.requirements, ns.group, ns.json)
+    gid = resolve_group(ns.group) if ns.group not in (None, "") else None
+    report = diagnose(venv_path(ns.venv, os.environ), ns.requirements, gid, os.environ)
+    sys.stdout.write(format_json(report) if ns.json else format_text(report))
+    return 0 if report.healthy else EXIT_FAILURE
 
 
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:

@@ -23,13 +23,9 @@ from packaging.version import InvalidVersion, Version
 
 from pyenvboot.errors import UsageError
 from pyenvboot.packages.dists import Distribution
+from pyenvboot.packages.pipoptions import FILE_VALUE
 
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
-# Options of requirement files that take a value and say nothing about what must be installed.
-VALUE_OPTIONS = {
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-binary", "--only-binary",
-    "--trusted-host", "--use-feature", "--config-settings", "-C", "--global-option", "--hash",
-}  # fmt: skip
 
 
 @dataclass
@@ -205,7 +201,7 @@ def parse_file(
                     pins += parse_file(nested, environ, short == "-c", shown, reading)
                 break
             else:
-                if word in VALUE_OPTIONS and i + 1 < len(words):
+                if word in FILE_VALUE and i + 1 < len(words):
                     i += 1  # skip the option's value
             i += 1
     reading.discard(real)
@@ -215,11 +211,16 @@ def parse_file(
 # -- evaluation ---------------------------------------------------------------------------
 
 
+def canonical(name: str) -> str:
+    """A project name as PEP 503 compares it (``Jinja_2`` and ``jinja-2`` are one project)."""
+    return str(canonicalize_name(name))
+
+
 def by_name(dists: Iterable[Distribution]) -> Dict[str, List[Distribution]]:
     """Distributions grouped by canonical name; more than one means a broken install."""
     out: Dict[str, List[Distribution]] = OrderedDict()
     for dist in dists:
-        out.setdefault(canonicalize_name(dist.name), []).append(dist)
+        out.setdefault(canonical(dist.name), []).append(dist)
     return out
 
 
@@ -267,7 +268,7 @@ def closure_problems(
     queue = list(start)
     while queue:
         dist, extra = queue.pop(0)
-        key = (canonicalize_name(dist.name), extra)
+        key = (canonical(dist.name), extra)
         if key in seen:
             continue
         seen.add(key)
@@ -279,13 +280,13 @@ def closure_problems(
                 continue
             if not applies(req, env, extra):
                 continue
-            target = installed.get(canonicalize_name(req.name))
+            target = installed.get(canonical(req.name))
             if target is None or not version_ok(target.version, req.specifier):
                 problems.append(Unmet(_label(dist, extra), bare(req), str(target) if target else None))
                 continue
             if follow:
                 queue.append((target, ""))
-                queue.extend((target, canonicalize_name(e)) for e in sorted(req.extras))
+                queue.extend((target, canonical(e)) for e in sorted(req.extras))
     return problems
 
 
@@ -299,7 +300,7 @@ def pin_problems(
         req = pin.requirement
         if not applies(req, env):
             continue
-        dist = installed.get(canonicalize_name(req.name))
+        dist = installed.get(canonical(req.name))
         ok = dist is not None and version_ok(dist.version, req.specifier)
         if pin.constraint:
             if dist is not None and not ok:
@@ -309,7 +310,7 @@ def pin_problems(
             problems.append(Unmet(pin.origin, bare(req), str(dist) if dist else None, "pin"))
             continue
         wanted.append((dist, ""))
-        wanted.extend((dist, canonicalize_name(e)) for e in sorted(req.extras))
+        wanted.extend((dist, canonical(e)) for e in sorted(req.extras))
     return problems, wanted
 
 
@@ -318,16 +319,12 @@ def names_wanted(pins: Sequence[Pin], dists: Iterable[Distribution]) -> Dict[str
     out: Dict[str, str] = {}
     for pin in pins:
         if not pin.constraint:
-            out.setdefault(canonicalize_name(pin.requirement.name), pin.origin)
+            out.setdefault(canonical(pin.requirement.name), pin.origin)
     for dist in dists:
         for text in dist.requires:
             try:
                 req = Requirement(text)
             except InvalidRequirement:
                 continue
-            out.setdefault(canonicalize_name(req.name), str(dist))
+            out.setdefault(canonical(req.name), str(dist))
     return out
-
-
-def canonical(name: str) -> str:
-    return str(canonicalize_name(name))
