@@ -331,17 +331,13 @@ def _cmd_run(args: Sequence[str]) -> int:
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
-    """The report on stdout; 0 when the venv is healthy, 1 when not."""
     from pyenvboot.diagnosis.check import diagnose
-    from pyenvboot.diagnosis.report import format_json, format_text
-    from pyenvboot.errors import EXIT_FAILURE
-    from pyenvboot.permissions.policy import resolve_group
+    from pyenvboot.diagnosis.report import exit_code, render
     from pyenvboot.runtime.environment import venv_path
 
-    gid = resolve_group(ns.group) if ns.group not in (None, "") else None
-    report = diagnose(venv_path(ns.venv, os.environ), ns.requirements, gid, os.environ)
-    sys.stdout.write(format_json(report) if ns.json else format_text(report))
-    return 0 if report.healthy else EXIT_FAILURE
+    report = diagnose(venv_path(ns.venv, os.environ), ns.requirements, ns.group, os.environ)
+    sys.stdout.write(render(report, ns.json))
+    return exit_code(report)
 
 
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from shlex import quote
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from pyenvboot.errors import EXIT_FAILURE
 from pyenvboot.runtime.environment import venv_path
 
 GROUPS = ("isolation", "consistency", "pins", "interpreter", "permissions")
@@ -94,3 +95,13 @@ def format_json(report: Report) -> str:
         "problems": [{"check": p.check, "message": p.message, "fix": p.fix} for p in report.problems],
     }
     return json.dumps(data, indent=2) + "\n"
+
+
+def render(report: Report, as_json: bool) -> str:
+    """The report as ``check`` prints it: one line per problem, or one JSON object."""
+    return format_json(report) if as_json else format_text(report)
+
+
+def exit_code(report: Report) -> int:
+    """``check``'s exit code: 0 for a healthy venv, 1 when it found problems."""
+    return 0 if report.healthy else EXIT_FAILURE

@@ -157,7 +157,6 @@ def parse_file(
         raise UsageError("cannot read requirements file %s: %s" % (name, reason)) from None
     reading.add(real)
     pins: List[Pin] = []
-    base = os.path.dirname(path)
     for number, raw in logical_lines(text):
         origin = "%s:%d" % (name, number)
         line = _expand_env(raw, environ)
@@ -166,45 +165,55 @@ def parse_file(
             pin = parse_spec(spec, origin, constraint)
             if pin is not None:
                 pins.append(pin)
-            continue
-        try:
-            words = shlex.split(options)
-        except ValueError as exc:
-            raise UsageError("%s: cannot parse %r: %s" % (origin, options, exc)) from None
-        i = 0
-        while i < len(words):
-            word, value = words[i], None
-            for short, long in (("-r", "--requirement"), ("-c", "--constraint"), ("-e", "--editable")):
-                if word in (short, long):
-                    if i + 1 >= len(words):
-                        raise UsageError("%s: %s needs a value" % (origin, word))
-                    value, i = words[i + 1], i + 1
-                elif word.startswith(long + "="):
-                    value = word[len(long) + 1 :]
-                elif word.startswith(short) and len(word) > 2 and not word.startswith("--"):
-                    value = word[2:]
-                else:
-                    continue
-                if short == "-e":
-                    name_ = egg_name(value) if looks_like_path(value) else None
-                    if name_:
-                        pins.append(Pin(Requirement(name_), origin, constraint))
-                    elif not looks_like_path(value):
-                        pin = parse_spec(value, origin, constraint)
-                        if pin is not None:
-                            pins.append(pin)
-                else:
-                    nested = value if value.startswith("/") or "://" in value else os.path.join(base, value)
-                    shown = (
-                        value if os.path.isabs(value) else os.path.normpath(os.path.join(os.path.dirname(name), value))
-                    )
-                    pins += parse_file(nested, environ, short == "-c", shown, reading)
-                break
-            else:
-                if word in FILE_VALUE and i + 1 < len(words):
-                    i += 1  # skip the option's value
-            i += 1
+        else:
+            pins += _option_pins(options, origin, (path, name), environ, constraint, reading)
     reading.discard(real)
+    return pins
+
+
+def _option_pins(
+    options: str,
+    origin: str,
+    where: Tuple[str, str],
+    environ: Mapping[str, str],
+    constraint: bool,
+    reading: Set[str],
+) -> List[Pin]:
+    """The requirements an options line adds: ``-r``/``-c`` files (read relative to ``where``'s
+    file; the second item is its name as shown) and ``-e`` projects; other options are skipped."""
+    try:
+        words = shlex.split(options)
+    except ValueError as exc:
+        raise UsageError("%s: cannot parse %r: %s" % (origin, options, exc)) from None
+    path, name = where
+    pins: List[Pin] = []
+    i = 0
+    while i < len(words):
+        word, value = words[i], None
+        for short, long in (("-r", "--requirement"), ("-c", "--constraint"), ("-e", "--editable")):
+            if word in (short, long):
+                if i + 1 >= len(words):
+                    raise UsageError("%s: %s needs a value" % (origin, word))
+                value, i = words[i + 1], i + 1
+            elif word.startswith(long + "="):
+                value = word[len(long) + 1 :]
+            elif word.startswith(short) and len(word) > 2 and not word.startswith("--"):
+                value = word[2:]
+            else:
+                continue
+            if short == "-e":
+                pin = parse_spec(value, origin, constraint)  # a path or URL counts only with #egg=name
+                pins += [pin] if pin is not None else []
+            else:
+                base = os.path.dirname(path)
+                nested = value if value.startswith("/") or "://" in value else os.path.join(base, value)
+                shown = value if os.path.isabs(value) else os.path.normpath(os.path.join(os.path.dirname(name), value))
+                pins += parse_file(nested, environ, short == "-c", shown, reading)
+            break
+        else:
+            if word in FILE_VALUE and i + 1 < len(words):
+                i += 1  # skip the option's value
+        i += 1
     return pins
 
 
