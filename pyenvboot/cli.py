@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, PyenvbootError, UsageError
+from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, PyenvbootError, UsageError
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -332,12 +332,12 @@ def _cmd_run(args: Sequence[str]) -> int:
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
     from pyenvboot.diagnosis.check import diagnose
-    from pyenvboot.diagnosis.report import exit_code, render
+    from pyenvboot.diagnosis.report import render
     from pyenvboot.runtime.environment import venv_path
 
     report = diagnose(venv_path(ns.venv, os.environ), ns.requirements, ns.group, os.environ)
     sys.stdout.write(render(report, ns.json))
-    return exit_code(report)
+    return 0 if report.healthy else EXIT_FAILURE  # 1: check found problems
 
 
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from shlex import quote
 from typing import Dict, List, Mapping, Optional, Sequence
 
-from pyenvboot.errors import EXIT_FAILURE
 from pyenvboot.runtime.environment import venv_path
 
 GROUPS = ("isolation", "consistency", "pins", "interpreter", "permissions")
@@ -101,7 +100,3 @@ def render(report: Report, as_json: bool) -> str:
     """The report as ``check`` prints it: one line per problem, or one JSON object."""
     return format_json(report) if as_json else format_text(report)
 
-
-def exit_code(report: Report) -> int:
-    """``check``'s exit code: 0 for a healthy venv, 1 when it found problems."""
-    return 0 if report.healthy else EXIT_FAILURE
