@@ -84,11 +84,13 @@ def read_distribution(path: str) -> Optional[Distribution]:
     """The distribution whose metadata is at ``path`` (a .dist-info or .egg-info), or None."""
     import importlib.metadata
 
+    basename = os.path.basename(path)
+    if basename.endswith(".dist-info") and not os.path.isdir(path):
+        return None  # only an .egg-info may be a single file (distutils' PKG-INFO)
     meta = importlib.metadata.Distribution.at(path)
     message = meta.metadata
     if not message:  # no METADATA / PKG-INFO: empty (importlib_metadata >= 8: None)
         return None
-    basename = os.path.basename(path)
 
     def header(key: str) -> str:  # 3.12 warns about [] on a missing key, which is to raise KeyError one day
         return str(message[key]).strip() if key in message else ""
