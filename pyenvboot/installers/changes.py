@@ -35,12 +35,11 @@ from typing import Dict, List, Optional, Set, Tuple
 class Scope:
     """Directories (relative to the venv) whose direct entries to check, and trees (absolute) to check in full."""
 
-    __slots__ = ("dirs", "recorded", "trees")
+    __slots__ = ("dirs", "trees")
 
     def __init__(self) -> None:
         self.dirs: Set[str] = set()
         self.trees: Set[str] = set()
-        self.recorded: Set[str] = set()  # the absolute paths RECORD files listed
 
 
 class Tracker:
@@ -70,7 +69,6 @@ class Tracker:
             target = os.path.normpath(os.path.join(site, row[0]))
             if not target.startswith(self.venv + "/"):
                 continue
-            scope.recorded.add(target)
             parent = os.path.relpath(os.path.dirname(target), self.venv)
             scope.dirs.add(parent)
             if target.endswith(".py"):
@@ -170,11 +168,11 @@ class Touched(Tracker):
       dist-info without RECORD makes the scope unknown, as does a change of the
       venv's root, of a watched directory's inode, or of ``VENV/src`` (a VCS
       editable checkout);
-    - byte code in site-packages' ``__pycache__`` for a module no RECORD listed
-      (the venv's own ``_pyenvboot_pid1`` is one) means the whole of site-packages
-      was compiled (``uv sync --compile-bytecode`` and ``uv pip sync`` do that, uv's
-      ``pip_compileall.py`` with ``force=True``: astral-sh/uv#19914): that
-      site-packages is checked in full, at a fraction of what compiling it cost.
+    - ``sites_compiled``: the command compiles the byte code of all of site-packages
+      (``uv sync --compile-bytecode``; only ``uv pip install`` compiles just what it
+      installed, astral-sh/uv#19914), in processes of the venv's python, whose
+      umask a ``.pth`` may change: every site-packages is checked in full, at a
+      fraction of what compiling it cost.
 
     What stays outside: a command that changes an existing entry deeper than one
     level without a new dist-info listing it. ``run`` gives this scope only to the
@@ -182,8 +180,9 @@ class Touched(Tracker):
     above; any other command has the whole venv walked.
     """
 
-    def __init__(self, venv: str) -> None:
+    def __init__(self, venv: str, sites_compiled: bool = False) -> None:
         super().__init__(venv)
+        self.sites_compiled = sites_compiled
         self.before = {d: listing(d) for d in self.watched()}
         self.src = listing(self.venv + "/src")
 
@@ -199,7 +198,8 @@ class Touched(Tracker):
             return None
         scope = Scope()
         sites = set(self.sites())
-        compiled: List[str] = []  # byte code new in a site-packages' __pycache__
+        if self.sites_compiled:
+            scope.trees.update(sites)
         for directory in set(self.watched()) | set(self.before):
             before, after = self.before.get(directory), listing(directory)
             if after is None:
@@ -220,13 +220,8 @@ class Touched(Tracker):
                 if directory in sites and name.endswith((".dist-info", ".egg-info", ".egg")):
                     if not name.endswith(".dist-info") or not self.add_record(path, scope):
                         return None
-                elif directory.endswith("/__pycache__") and name.endswith(".pyc"):
-                    compiled.append(os.path.dirname(directory) + "/" + name.split(".")[0] + ".py")
                 elif is_dir and (old is None or old[0] != ino):
                     scope.trees.add(path)  # new or replaced: everything in it is new
                 elif is_dir:
                     scope.dirs.add(os.path.relpath(path, self.venv))  # entries added or removed in it
-        for source in compiled:
-            if source not in scope.recorded:
-                scope.trees.add(os.path.dirname(source))  # all of site-packages was compiled
         return scope

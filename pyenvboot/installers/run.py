@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Mapping, Sequence
+from typing import Callable, List, Mapping, Optional, Sequence
 
-from pyenvboot.installers.changes import Touched
+from pyenvboot.installers.changes import Touched, Tracker
 from pyenvboot.installers.pip import PIP_ELSEWHERE, pip_changes_known
 from pyenvboot.installers.step import run_in_venv, venv_python
 
@@ -36,7 +36,50 @@ def scoped(argv: Sequence[str]) -> bool:
     return True
 
 
+def uv_config_files(argv: Sequence[str], environ: Mapping[str, str]) -> List[str]:
+    """The files uv may read settings from (uv's configuration discovery), unless it is told to read none."""
+    if "--no-config" in argv or environ.get("UV_NO_CONFIG"):
+        return []
+    files = [environ.get("UV_CONFIG_FILE", "")]
+    files += [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--config-file"]
+    files += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config-file=")]
+    directory = os.getcwd()
+    while True:
+        files += [os.path.join(directory, "uv.toml"), os.path.join(directory, "pyproject.toml")]
+        if directory == "/":
+            break
+        directory = os.path.dirname(directory)
+    config = environ.get("XDG_CONFIG_HOME") or os.path.join(environ.get("HOME") or "/", ".config")
+    system = (environ.get("XDG_CONFIG_DIRS") or "/etc/xdg").split(":") + ["/etc"]
+    return files + [os.path.join(config, "uv", "uv.toml")] + [os.path.join(d, "uv", "uv.toml") for d in system]
+
+
+def compiles_site_packages(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Does uv ``argv`` compile the byte code of all of site-packages (``--compile-bytecode`` beyond
+    ``uv pip install``, which compiles only what it installed: astral-sh/uv#19914)?
+
+    The setting comes from the command line, ``UV_COMPILE_BYTECODE`` or a config file;
+    any mention of it counts, which at worst checks site-packages in full for nothing.
+    """
+    if os.path.basename(argv[0]) != "uv" or list(argv[1:3]) == ["pip", "install"]:
+        return False
+    if any(arg in ("--compile-bytecode", "--compile") for arg in argv) or environ.get("UV_COMPILE_BYTECODE"):
+        return True
+    for path in uv_config_files(argv, environ):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if "compile-bytecode" in f.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
 def run_command(venv: str, argv: Sequence[str], environ: Mapping[str, str]) -> int:
     """``pyenvboot run``: ``argv`` as a build step for ``venv``; its exit code."""
     venv_python(venv)
-    return run_in_venv(venv, argv, environ, tracker=Touched if scoped(argv) else None)
+    tracker: Optional[Callable[[str], Tracker]] = None
+    if scoped(argv):
+        sites_compiled = compiles_site_packages(argv, environ)
+        tracker = lambda path: Touched(path, sites_compiled)  # noqa: E731
+    return run_in_venv(venv, argv, environ, tracker=tracker)
