@@ -62,7 +62,7 @@ class Tracker:
         except (OSError, UnicodeDecodeError, csv.Error):
             return False
         site = os.path.dirname(dist_info)
-        scope.dirs.add(os.path.relpath(site, self.venv))
+        scope.dirs.add(os.path.relpath(dist_info, self.venv))  # its own files, listed in RECORD or not
         for row in rows:
             if not row or not row[0]:
                 continue

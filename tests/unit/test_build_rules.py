@@ -70,3 +70,40 @@ def test_installers_are_pointed_at_the_venv() -> None:
     assert changes["UV_PYTHON"] == "/opt/venv/bin/python"
     assert changes["UV_PYTHON_DOWNLOADS"] == "never"
     assert changes["POETRY_VIRTUALENVS_CREATE"] == "false"
+
+
+@pytest.mark.parametrize(
+    ("argv", "known"),
+    [
+        (["uv", "pip", "install", "-r", "req.txt"], True),
+        (["/usr/local/bin/uv", "sync", "--frozen"], True),
+        (["poetry", "install"], True),
+        (["pipenv", "sync"], True),
+        (["pip3.11", "install", "demo"], True),
+        (["pip", "list"], False),  # what pip writes then is not what an install writes
+        (["uv", "pip", "install", "--target", "/opt/venv/x", "demo"], False),
+        (["uv", "pip", "install", "--prefix=/opt/venv/x", "demo"], False),
+        (["sh", "-c", "uv pip install demo"], False),  # a script may write anywhere
+        (["python", "-m", "compileall", "/opt/venv"], False),
+    ],
+)
+def test_run_scopes_the_policy_only_for_known_installers(argv: List[str], known: bool) -> None:
+    from pyenvboot.installers.run import scoped
+
+    assert scoped(argv) is known
+
+
+def test_uv_compiling_site_packages_is_seen_in_argv_environment_and_config(tmp_path: Path) -> None:
+    from pyenvboot.installers.run import compiles_site_packages
+
+    env = {"HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path / "none")}
+    assert compiles_site_packages(["uv", "sync", "--compile-bytecode"], env)
+    assert compiles_site_packages(["uv", "pip", "sync", "r.txt"], {**env, "UV_COMPILE_BYTECODE": "1"})
+    assert not compiles_site_packages(["uv", "pip", "install", "--compile-bytecode", "x"], env)  # only what it installs
+    assert not compiles_site_packages(["poetry", "install", "--compile"], env)  # poetry records its byte code
+    config = tmp_path / ".config" / "uv" / "uv.toml"
+    config.parent.mkdir(parents=True)
+    assert not compiles_site_packages(["uv", "sync"], env)
+    config.write_text("compile-bytecode = true\n")
+    assert compiles_site_packages(["uv", "sync"], env)
+    assert not compiles_site_packages(["uv", "sync", "--no-config"], env)
