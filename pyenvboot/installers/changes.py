@@ -21,15 +21,38 @@ them). The two trackers below derive that set from what installers leave behind:
   (``uv pip install --compile-bytecode`` compiles the files of the distributions it
   installed, astral-sh/uv#19914), so those ``__pycache__`` directories are scanned.
 - Uninstalls and upgrades remove files: removals leave nothing to fix.
+
+Not in the scope: byte code that a process of the venv writes lazily when it
+imports a module that has none (PEP 3147; pip seeded without byte code writes its
+own when it runs). importlib's ``_write_atomic`` creates it with the source's mode
+under the process's umask, which the venv's start-up guard keeps group-writable;
+``fix-permissions`` is for a venv whose guard a later ``.pth`` undoes.
 """
 
 from __future__ import annotations
 
-import csv
-import glob
 import os
 import stat
-from typing import Dict, List, Optional, Set, Tuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Set, Tuple
+
+    Listing = Dict[str, Tuple[int, int, bool]]  # name: (inode, ctime, is a directory)
+
+
+def lib_dirs(venv: str) -> List[str]:
+    """``VENV/lib/pythonX.Y`` (one per Python the venv has had), sorted."""
+    try:
+        names = os.listdir(venv + "/lib")
+    except OSError:
+        return []
+    return sorted(venv + "/lib/" + name for name in names if name.startswith("python"))
+
+
+def site_dirs(venv: str) -> List[str]:
+    """``VENV/lib/pythonX.Y/site-packages`` that exist (what ``glob`` would find, without importing it and ``re``)."""
+    return [lib + "/site-packages" for lib in lib_dirs(venv) if os.path.isdir(lib + "/site-packages")]
 
 
 class Scope:
@@ -49,13 +72,15 @@ class Tracker:
         self.venv = os.path.realpath(venv)
 
     def sites(self) -> List[str]:
-        return sorted(glob.glob(glob.escape(self.venv) + "/lib/python*/site-packages"))
+        return site_dirs(self.venv)
 
     def scope(self) -> Optional[Scope]:
         raise NotImplementedError
 
     def add_record(self, dist_info: str, scope: Scope) -> bool:
         """Add what the RECORD of ``dist_info`` lists to ``scope``; False when there is no readable RECORD."""
+        import csv  # only when a distribution changed
+
         try:
             with open(dist_info + "/RECORD", encoding="utf-8", newline="") as f:
                 rows = list(csv.reader(f))
@@ -130,9 +155,6 @@ class Installed(Tracker):
         return scope
 
 
-Listing = Dict[str, Tuple[int, int, bool]]  # name: (inode, ctime, is a directory)
-
-
 def listing(directory: str) -> Optional[Tuple[Tuple[int, int], Listing]]:
     """The :func:`identity` of ``directory`` and of each of its entries (lstat); None when it is no directory."""
     try:
@@ -187,7 +209,7 @@ class Touched(Tracker):
         self.src = listing(self.venv + "/src")
 
     def watched(self) -> List[str]:
-        libs = sorted(glob.glob(glob.escape(self.venv) + "/lib/python*"))
+        libs = lib_dirs(self.venv)
         sites = self.sites()
         dirs = [self.venv, self.venv + "/bin", self.venv + "/lib", *libs, *sites]
         return dirs + [site + "/__pycache__" for site in sites]

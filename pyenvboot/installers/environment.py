@@ -8,22 +8,28 @@ a cache mount is used, otherwise no cache is left in the layer.
 from __future__ import annotations
 
 import os
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from pyenvboot.runtime.execute import runtime_environment
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 CACHE_VARS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR", "PYENVBOOT_PIP_CACHE")
 
 
-# A NamedTuple, not a dataclass: ``dataclasses`` imports ``inspect``, a sixth of the start-up of
-# ``pyenvboot pip`` and ``run`` before the installer starts.
-class Cache(NamedTuple):
+# A plain class: a dataclass imports ``inspect``, a NamedTuple ``typing``, together a sixth of what
+# ``pyenvboot pip`` and ``run`` spend before the installer starts.
+class Cache:
     """Where an installer keeps its cache, and how it is told where, or to keep none."""
 
-    name: str  # the directory's name under $XDG_CACHE_HOME or ~/.cache (platformdirs' user_cache_dir)
-    setting: str  # the variable that names the directory
-    off: Optional[str]  # the variable that turns the cache off; None: the tool has none
-    configured: Tuple[str, ...]  # any of these set: the user chose, and is obeyed
+    __slots__ = ("configured", "name", "off", "setting")
+
+    def __init__(self, name: str, setting: str, off: Optional[str], configured: Tuple[str, ...]) -> None:
+        self.name = name  # the directory's name under $XDG_CACHE_HOME or ~/.cache (platformdirs' user_cache_dir)
+        self.setting = setting  # the variable that names the directory
+        self.off = off  # the variable that turns the cache off; None: the tool has none
+        self.configured = configured  # any of these set: the user chose, and is obeyed
 
 
 CACHES = (

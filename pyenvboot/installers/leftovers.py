@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from pyenvboot.installers.changes import site_dirs
+
 # pip writes dist-info files through "<name><8 random characters>.tmp" and renames them.
 PIP_TEMP_FILES = ("INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "METADATA", "WHEEL")
 
@@ -26,10 +28,9 @@ def remove_pip_leftovers(venv: str) -> None:
     RECORD and INSTALLER counts as installed, and pip can never uninstall or upgrade
     it. Under the venv lock no pip is running, so all of it is stale.
     """
-    import glob
     import sys
 
-    for site in glob.glob(glob.escape(venv) + "/lib/python*/site-packages"):
+    for site in site_dirs(venv):
         for name in sorted(os.listdir(site)):
             path = os.path.join(site, name)
             if name.startswith("~"):

@@ -7,10 +7,12 @@ after an install or uninstall the policy covers what pip installed
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional, Sequence
-
 from pyenvboot.installers.changes import Installed
 from pyenvboot.installers.step import run_in_venv, venv_python
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Mapping, Optional, Sequence
 
 # What ``pip install`` and ``pip uninstall`` write, and where: every file it installs is in the RECORD of the
 # distribution's new .dist-info (wheel files, generated scripts, byte code, the dist-info's own files: PEP 376,

@@ -8,25 +8,41 @@ anywhere, has the whole venv walked.
 from __future__ import annotations
 
 import os
-import re
-from typing import Callable, List, Mapping, Optional, Sequence
 
-from pyenvboot.installers.changes import Touched, Tracker
+from pyenvboot.installers.changes import Touched
 from pyenvboot.installers.pip import PIP_ELSEWHERE, pip_changes_known
 from pyenvboot.installers.step import run_in_venv, venv_python
 
-# The installers whose writes into the venv Touched accounts for: wheels through RECORD, uv's byte code and
-# its .lock, poetry through the ``installer`` library, pipenv through pip.
-SCOPED = ("uv", "poetry", "pipenv")
-PIP = re.compile(r"pip(3(\.\d+)?)?")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, List, Mapping, Optional, Sequence
+
+    from pyenvboot.installers.changes import Tracker
+
+# The installers whose writes into the venv Touched accounts for (wheels through RECORD, uv's byte code and
+# its .lock, poetry through the ``installer`` library, pipenv through pip), and their subcommands that install
+# or uninstall: ``uv run``, ``poetry run`` and ``pipenv run`` run anything, and have the venv walked.
+SCOPED = {
+    "uv": (("pip", "install"), ("pip", "uninstall"), ("pip", "sync"), ("sync",), ("add",), ("remove",)),
+    "poetry": (("install",), ("add",), ("remove",), ("update",), ("sync",)),
+    "pipenv": (("install",), ("sync",), ("uninstall",), ("update",)),
+}
+
+
+def is_pip(name: str) -> bool:
+    """``pip``, ``pip3``, ``pip3.12``: the names pip installs its scripts under."""
+    rest = name[len("pip3.") :] if name.startswith("pip3.") else name
+    return name in ("pip", "pip3") or (rest != name and rest.isdigit())
 
 
 def scoped(argv: Sequence[str]) -> bool:
-    """Can :class:`Touched` tell what ``argv`` changes? A known installer, not sending files elsewhere."""
+    """Can :class:`Touched` tell what ``argv`` changes? An install or uninstall by a known installer, not
+    sending files elsewhere. Options before the subcommand (``uv --directory D sync``) count as unknown."""
     name = os.path.basename(argv[0]) if argv else ""
-    if PIP.fullmatch(name):
+    if is_pip(name):
         return pip_changes_known(argv[1:])
-    if name not in SCOPED:
+    words = tuple(argv[1:3])
+    if not any(words[: len(sub)] == sub for sub in SCOPED.get(name, ())):
         return False
     for arg in argv[1:]:
         if arg == "--":

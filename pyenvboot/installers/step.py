@@ -9,28 +9,76 @@ can tell, else to the whole venv. The exit code is the installer's.
 from __future__ import annotations
 
 import os
-import subprocess
-from typing import Callable, Mapping, Optional, Sequence
 
 from pyenvboot.errors import VenvError
-from pyenvboot.installers.changes import Scope, Tracker
 from pyenvboot.installers.environment import Scratch, build_environment
 from pyenvboot.installers.leftovers import remove_pip_leftovers
 from pyenvboot.permissions.policy import Report, fix_dirs, fix_tree
 from pyenvboot.runtime.execute import UMASK, check_argv, check_venv, exec_error, sh_script
 from pyenvboot.venv.lock import locked
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import signal as _signal
+    from typing import Callable, Mapping, Optional, Sequence
+
+    from pyenvboot.installers.changes import Scope, Tracker
+else:
+    import _signal  # the C module: signal imports enum
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    """Start ``argv`` with ``env`` (``posix_spawn``), searching ``env``'s PATH as ``execvpe(3)`` does; its pid.
+
+    Not ``subprocess``: importing it (with ``locale``, ``re``, ``enum``, ``threading``,
+    ``selectors``) is a third of what ``pyenvboot pip`` and ``run`` cost before the
+    installer starts. The child gets SIGPIPE and SIGXFSZ back at their defaults, as
+    ``subprocess`` gives them (CPython ignores both).
+    """
+    name = argv[0]
+    dirs = [""] if "/" in name else [(d or ".") + "/" for d in env.get("PATH", "").split(":")]
+    denied: Optional[OSError] = None
+    for directory in dirs:
+        try:
+            return os.posix_spawn(directory + name, list(argv), dict(env), setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            missing = exc
+        except PermissionError as exc:
+            denied = exc  # execvpe goes on, and reports EACCES if nothing else runs
+    raise denied or missing
+
+
+def wait(pid: int) -> int:
+    """``pid``'s exit code, or minus the signal that killed it (``subprocess``'s convention)."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except BaseException:  # KeyboardInterrupt: as subprocess.call, kill the child before leaving
+        os.kill(pid, _signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+
 
 def call(argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> int:
-    """Run ``argv`` and return its exit code; 127 and 126 as ``exec`` and the shell give them."""
+    """Run ``argv`` and return its exit code; 127 and 126 as ``exec`` and the shell give them.
+
+    ``pass_fds`` are inherited by the command (every other descriptor of ours is close-on-exec).
+    """
     check_argv(argv)
+    for fd in pass_fds:
+        os.set_inheritable(fd, True)
     try:
-        return subprocess.call(list(argv), env=dict(env), pass_fds=tuple(pass_fds))
-    except OSError as exc:
-        script = sh_script(argv, env, exc)
-        if script is None:
-            raise exec_error(argv[0], env, exc) from None
-        return subprocess.call(["/bin/sh", script, *argv[1:]], env=dict(env), pass_fds=tuple(pass_fds))
+        try:
+            pid = spawn(argv, env)
+        except OSError as exc:
+            script = sh_script(argv, env, exc)
+            if script is None:
+                raise exec_error(argv[0], env, exc) from None
+            pid = spawn(["/bin/sh", script, *argv[1:]], env)
+    finally:
+        for fd in pass_fds:
+            os.set_inheritable(fd, False)
+    return wait(pid)
 
 
 def venv_python(venv: str) -> str:

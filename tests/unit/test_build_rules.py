@@ -85,6 +85,10 @@ def test_installers_are_pointed_at_the_venv() -> None:
         (["uv", "pip", "install", "--prefix=/opt/venv/x", "demo"], False),
         (["sh", "-c", "uv pip install demo"], False),  # a script may write anywhere
         (["python", "-m", "compileall", "/opt/venv"], False),
+        (["uv", "run", "python", "setup.py", "install"], False),  # runs anything
+        (["poetry", "run", "make"], False),
+        (["uv", "--directory", "/app", "sync"], False),  # options first: unknown, walked
+        (["uv", "pip", "sync", "req.txt"], True),
     ],
 )
 def test_run_scopes_the_policy_only_for_known_installers(argv: List[str], known: bool) -> None:
