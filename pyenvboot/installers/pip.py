@@ -21,18 +21,21 @@ if TYPE_CHECKING:
 PIP_ELSEWHERE = ("--target", "--prefix", "--root", "--user")
 
 
-def pip_changes_known(args: Sequence[str]) -> bool:
-    """Is ``pip ARGS`` an install or uninstall whose writes :class:`Installed` can list?"""
-    if not args or args[0] not in ("install", "uninstall"):
-        return False
-    for arg in args[1:]:
+def sends_elsewhere(args: Sequence[str]) -> bool:
+    """Do the options in ``args`` send the files to another tree (``--target`` and the like, up to ``--``)?"""
+    for arg in args:
         if arg == "--":
             break
         if any(arg == opt or arg.startswith(opt + "=") for opt in PIP_ELSEWHERE):
-            return False
+            return True
         if arg.startswith("-") and not arg.startswith("--") and "t" in arg[1:]:
-            return False  # -t DIR, -qt DIR, -tDIR: --target
-    return True
+            return True  # -t DIR, -qt DIR, -tDIR: --target
+    return False
+
+
+def pip_changes_known(args: Sequence[str]) -> bool:
+    """Is ``pip ARGS`` an install or uninstall whose writes :class:`Installed` can list?"""
+    return bool(args) and args[0] in ("install", "uninstall") and not sends_elsewhere(args[1:])
 
 
 def run_pip(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from pyenvboot.installers.changes import Touched
-from pyenvboot.installers.pip import PIP_ELSEWHERE, pip_changes_known
+from pyenvboot.installers.pip import pip_changes_known, sends_elsewhere
 from pyenvboot.installers.step import run_in_venv, venv_python
 
 TYPE_CHECKING = False
@@ -44,12 +44,7 @@ def scoped(argv: Sequence[str]) -> bool:
     words = tuple(argv[1:3])
     if not any(words[: len(sub)] == sub for sub in SCOPED.get(name, ())):
         return False
-    for arg in argv[1:]:
-        if arg == "--":
-            break
-        if any(arg == opt or arg.startswith(opt + "=") for opt in PIP_ELSEWHERE):
-            return False  # uv pip install --target / --prefix: a tree the venv's listings do not show
-    return True
+    return not sends_elsewhere(argv[1:])  # uv pip install --target / --prefix: a tree the listings do not show
 
 
 def uv_config_files(argv: Sequence[str], environ: Mapping[str, str]) -> List[str]:
