@@ -321,7 +321,7 @@ def _cmd_pip(args: Sequence[str]) -> int:
 
 def _cmd_run(args: Sequence[str]) -> int:
     """``run [--venv DIR] [--] CMD [ARG...]``, parsed by hand: CMD's options are its own."""
-    from pyenvboot.installers.pip import run_command
+    from pyenvboot.installers.run import run_command
     from pyenvboot.runtime.environment import venv_path
 
     venv, _, command = parse_exec(args, "run", allow_init=False)

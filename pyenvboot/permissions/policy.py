@@ -17,9 +17,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Iterable, Iterator, List, Optional, Tuple
 
 from pyenvboot.errors import PermissionPolicyError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Iterator, List, Optional, Tuple
 
 DEFAULT_GROUP = "0"
 

@@ -11,9 +11,11 @@ import fcntl
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
-
 from pyenvboot.errors import LockError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterator
 
 
 @contextmanager

@@ -6,6 +6,8 @@ pytest); they read only the tests' own wheels and project files, never an index.
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import Dict, Iterator, List
@@ -14,6 +16,7 @@ import pytest
 
 from tests.support.policy import policy_offenders
 from tests.support.proc import ARBITRARY_UID, as_uid, run, with_bind
+from tests.support.wheels import build_wheel
 
 pytestmark = pytest.mark.integration
 
@@ -243,3 +246,76 @@ def test_pip_uses_its_cache_only_where_it_is_a_mount(
         proc = run(with_bind(mounted, str(target), prefix + cache_dir), env)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout == "%s\n" % target
+
+
+def hostile_umask(venv: Path) -> Path:
+    """A ``.pth`` that sets umask 077 in every process of the venv's python after the venv's guard: uv's
+    byte-compiling workers then write byte code the policy forbids, which the policy step must find."""
+    site = next(venv.glob("lib/python3*/site-packages"))
+    pth = site / "zz-umask.pth"
+    pth.write_text("import os; os.umask(0o077)\n")
+    pth.chmod(0o664)
+    return site
+
+
+def plant_offender(site: Path) -> Path:
+    """An offender no installer writes: left alone by a step scoped to what the installer changed."""
+    elsewhere = site / "pip" / "__init__.py"
+    elsewhere.chmod(0o644)
+    assert policy_offenders(elsewhere.parent.parent.parent.parent.parent) == [str(elsewhere)]
+    return elsewhere
+
+
+def test_uv_with_byte_code_is_fixed_where_it_wrote_and_nowhere_else(
+    venv: Path, shared_dir: Path, system_python: str, build_env: Dict[str, str]
+) -> None:
+    """uv writes byte code its RECORD does not list (here into a directory another distribution made) and a
+    world-writable ``.lock`` at the venv's root."""
+    wheels = shared_dir / "nswheels"
+    wheels.mkdir()
+    build_wheel(wheels, "ns-a", "1.0", files={"nsp/a/mod.py": "A = 1\n"})
+    build_wheel(wheels, "ns-b", "1.0", files={"nsp/a/more.py": "B = 1\n"})
+    uv = [tool("uv"), "pip", "install", "--no-index", "--find-links", str(wheels)]
+    proc = run(pyenvboot(system_python, "run", "--venv", str(venv), "--", *uv, "ns-a"), build_env)
+    assert proc.returncode == 0, proc.stderr
+    site = hostile_umask(venv)
+    elsewhere = plant_offender(site)
+    compile_b = [*uv, "--compile-bytecode", "ns-b"]
+    proc = run(pyenvboot(system_python, "run", "--venv", str(venv), "--", *compile_b), build_env)
+    assert proc.returncode == 0, proc.stderr
+    assert any((site / "nsp" / "a" / "__pycache__").glob("more.*.pyc")), "uv compiled nothing: no case to test"
+    assert "__pycache__" not in (site / "ns_b-1.0.dist-info" / "RECORD").read_text()
+    assert (venv / ".lock").exists()
+    assert policy_offenders(venv) == [str(elsewhere)]
+
+
+def test_uv_sync_compiling_all_of_site_packages_is_fixed_everywhere(
+    venv: Path, shared_dir: Path, system_python: str, build_env: Dict[str, str], lock_env: Dict[str, str],
+    wheelhouse: Path,
+) -> None:  # fmt: skip
+    """``uv sync --compile-bytecode`` compiles every module of site-packages without byte code, pip's too."""
+    project = app_project(shared_dir, wheelhouse)
+    lock = run([tool("uv"), "lock", "--offline", "--python", str(venv / "bin/python")], lock_env, cwd=str(project))
+    assert lock.returncode == 0, lock.stderr
+    site = hostile_umask(venv)
+    pip_pycs = site / "pip" / "__pycache__"
+    shutil.rmtree(pip_pycs)  # pip without byte code, as a distribution's uncompiled pip is seeded
+    sync = [tool("uv"), "sync", "--frozen", "--no-install-project", "--compile-bytecode"]
+    proc = run(pyenvboot(system_python, "run", "--venv", str(venv), "--", *sync), build_env, cwd=str(project))
+    assert proc.returncode == 0, proc.stderr
+    assert any(pip_pycs.glob("*.pyc")), "uv did not compile pip's modules: the case this test is about did not happen"
+    assert policy_offenders(venv) == []
+
+
+def test_another_command_has_the_whole_venv_walked(venv: Path, system_python: str, environ: Dict[str, str]) -> None:
+    """A build script may write anywhere, deep inside an existing package too."""
+    site = next(venv.glob("lib/python3*/site-packages"))
+    elsewhere = plant_offender(site)
+    deep = site / "pip" / "_internal" / "added.py"
+    script = 'umask 077 && echo > "$1" && mkdir "$2"'
+    argv = ["sh", "-c", script, "sh", str(deep), str(site / "pip" / "_internal" / "new-dir")]
+    proc = run(pyenvboot(system_python, "run", "--venv", str(venv), "--", *argv), environ)
+    assert proc.returncode == 0, proc.stderr
+    assert deep.exists()
+    assert policy_offenders(venv) == []
+    assert os.stat(elsewhere).st_mode & 0o060 == 0o060
