@@ -18,7 +18,8 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from pyenvboot.errors import VenvError
 from pyenvboot.permissions.policy import Report, fix_dirs, fix_tree
-from pyenvboot.runtime.execute import UMASK, check_argv, check_venv, exec_error, runtime_environment, sh_script
+from pyenvboot.runtime.environment import check_venv, runtime_environment
+from pyenvboot.runtime.execute import UMASK, check_argv, exec_error, sh_script
 from pyenvboot.venv.lock import locked
 
 CACHE_VARS = ("PIP_NO_CACHE_DIR", "PIP_CACHE_DIR", "PYENVBOOT_PIP_CACHE")
