@@ -42,14 +42,19 @@ HOME=$_pyenvboot_h; export HOME
 [ -n "${LOGNAME-}" ] || { LOGNAME=$_pyenvboot_n; export LOGNAME; }
 if [ -n "${_pyenvboot_x-}" ]; then eval "$_pyenvboot_x"; fi
 if [ -n "${_pyenvboot_w-}" ]; then printf 'pyenvboot: %s\\n' "$_pyenvboot_w" >&2; fi
-if [ -z "$_pyenvboot_ph" ]; then
-  # This bash looked its user name up before the hook ran ("I have no name!").
-  case $- in *i*) [ -z "${BASH_VERSION-}" ] || eval 'PS1=${PS1//\\\\u/\\$USER}' ;; esac
-fi
 _pyenvboot_todo=
 """
 
-HOOK_VARS = "_pyenvboot_uid _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_ph \\\n" + (
+# A UID without a passwd entry, named by the cache or by Python: this bash looked its user name
+# up before the hook ran, and its prompt says "I have no name!".
+PROMPT_NAME = """\
+if [ -z "$_pyenvboot_todo" ] && [ -z "$_pyenvboot_e" ]; then
+  case $- in *i*) [ -z "${BASH_VERSION-}" ] || eval 'PS1=${PS1//\\\\u/\\$USER}' ;; esac
+fi
+"""
+
+HOOK_VARS = (
+    "_pyenvboot_uid _pyenvboot_e _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_ph \\\n"
     "    _pyenvboot_g _pyenvboot_c _pyenvboot_f _pyenvboot_h _pyenvboot_s _pyenvboot_private _pyenvboot_x _pyenvboot_w"
 )
 
@@ -65,6 +70,7 @@ def identity_sh(venv: str, command: List[str]) -> str:
     found = (
         contract.SH_REAL_UID
         + contract.SH_PASSWD_ENTRY
+        + "_pyenvboot_e=$_pyenvboot_n\n"
         + contract.sh_cached_identity()
         + "_pyenvboot_todo=1\n"
         + 'if [ -n "$_pyenvboot_n" ]; then\n'
@@ -74,8 +80,9 @@ def identity_sh(venv: str, command: List[str]) -> str:
         + 'if [ -z "$_pyenvboot_todo" ]; then :\n'
         + 'elif [ -n "${_pyenvboot_fast-}" ]; then _pyenvboot_fast=\n'
         + "else\n"
-        + '  eval "$(%s env --venv %s --identity --format sh)"\n' % (run, sh_quote(venv))
+        + '  eval "$(%s env --venv %s --identity --format sh)"; _pyenvboot_todo=\n' % (run, sh_quote(venv))
         + "fi\n"
+        + PROMPT_NAME
         + "unset %s\n" % HOOK_VARS
     )
     untouched = '[ -n "${USER-}" ] && [ -n "${LOGNAME-}" ] && %s' % contract.sh_usable_home('"${HOME-}"')
