@@ -29,8 +29,8 @@ usable HOME    Set, not ``/``, a directory the real UID may write *and* search
                and bash are ``access(2)``, so a read-only mount is not writable).
 identity       With USER, LOGNAME and a usable HOME all set, identity is left
 untouched      alone: no lookup, nothing written.
-the UID        The real UID (sh: ``Uid:`` in ``/proc/self/status``, never a
-               ``$UID`` from the environment).
+the UID        The real UID (sh: bash's own ``$UID``, else ``Uid:`` in
+               ``/proc/self/status``; never a ``$UID`` from the environment).
 its name       The first ``/etc/passwd`` line with that UID (Python asks NSS,
                which for a container's ``passwd: files`` is the same file).
                USER and LOGNAME are set to it only where empty.
@@ -42,6 +42,8 @@ nameless UID   Python picks a name and writes it (passwd, nss_wrapper) and the
                identity cache; sh sources that cache (owned by the UID, no
                symlink) when it was made for the same PYENVBOOT_USER,
                PYENVBOOT_NSS_WRAPPER and LD_PRELOAD, and prints its warning.
+               The launcher's sh makes a first start itself where that takes
+               no lock and no quoting (see :data:`SH_FIRST_START`).
 hand-over      Anything else (no name, no usable HOME): sh runs Python, which
                decides, warns and exits as ``pyenvboot exec`` does.
 =============  ================================================================
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
     from typing import Mapping, Optional
 
 UMASK = 0o002
+DEFAULT_USER = "default"
+# Where libnss_wrapper.so is looked for, with /usr/lib/*-linux-gnu (Debian's multiarch dirs) after the first.
+NSS_WRAPPER_DIRS = ("/usr/lib64", "/usr/lib", "/lib64", "/lib")
 DEFAULT_HOME = "/home/pyenvboot"
 IDENTITY_CACHE = "identity.sh"  # in the private runtime dir
 # The inputs a cached nameless identity was computed from: another value, another identity.
@@ -134,12 +139,18 @@ case $1 in
 esac
 """
 
-# _pyenvboot_uid: the real UID, or empty without /proc.
+# _pyenvboot_uid: the real UID, or empty without /proc. Not $UID as such: dash does not set it, and
+# bash takes a UID from the environment over its own. bash's own is readonly and not exported
+# (attributes "ir"): that one is taken, as reading /proc/self/status costs bash ~0.3 ms. The test of
+# the attributes is bash syntax, so it runs where BASH_VERSION is set and $- has bash's "B".
 SH_REAL_UID = """\
 _pyenvboot_uid=
-{ while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
-    if [ "$_pyenvboot_k" = Uid: ]; then _pyenvboot_uid=$_pyenvboot_v; break; fi
-  done < /proc/self/status; } 2>/dev/null
+case ${BASH_VERSION-}:$- in ?*:*B*) eval 'case ${UID@a} in ir) _pyenvboot_uid=$UID ;; esac' 2>/dev/null ;; esac
+if [ -z "$_pyenvboot_uid" ]; then
+  { while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
+      if [ "$_pyenvboot_k" = Uid: ]; then _pyenvboot_uid=$_pyenvboot_v; break; fi
+    done < /proc/self/status; } 2>/dev/null
+fi
 """
 
 # _pyenvboot_n, _pyenvboot_ph: name and home of the UID's first /etc/passwd line, or empty.
@@ -166,6 +177,81 @@ if [ -z "$_pyenvboot_n" ] && [ -n "$_pyenvboot_uid" ]; then
   if [ -O "${_pyenvboot_f%%/*}" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then . "$_pyenvboot_f"; fi
 fi
 """ % IDENTITY_CACHE
+
+
+# A nameless UID's first start, a function the launcher defines (it starts the container, so identity
+# may be written) and the hook calls when it has no name for the UID: what Python does, where that
+# needs no Python. That is: not uid 0 (which Python never writes an entry for), /etc/passwd not
+# writable, a free and valid name, $HOME or the shared home usable, no LD_PRELOAD, no
+# PYENVBOOT_NSS_WRAPPER but an empty one, paths of plain characters (no quoting needed), and a runtime
+# dir this start makes (mkdir(1), from the shell's default PATH). Then it writes nss_wrapper's passwd
+# (where nss_wrapper is installed) and the cache, as Python would.
+SH_FIRST_START = """\
+_pyenvboot_first_start() {
+_pyenvboot_gid=
+{ while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
+    if [ "$_pyenvboot_k" = Gid: ]; then _pyenvboot_gid=$_pyenvboot_v; break; fi
+  done < /proc/self/status; } 2>/dev/null
+# Whether some UID has the name already (Python asks NSS: for a container, this file).
+_pyenvboot_t=
+{ while IFS=: read -r _pyenvboot_k _pyenvboot_v || [ -n "$_pyenvboot_k" ]; do
+    if [ "$_pyenvboot_k" = "${PYENVBOOT_USER:-%(user)s}" ]; then _pyenvboot_t=1; break; fi
+    _pyenvboot_k=
+  done < /etc/passwd; } 2>/dev/null
+if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" ] && [ "$_pyenvboot_uid" != 0 ] \\
+  && [ -z "${LD_PRELOAD-}" ] && [ ! -w /etc/passwd ] && [ -z "${PYENVBOOT_NSS_WRAPPER-}" ]; then
+  _pyenvboot_n=${PYENVBOOT_USER:-%(user)s}
+  case $_pyenvboot_n in [a-z_]*) ;; *) _pyenvboot_n= ;; esac
+  case ${_pyenvboot_n#?} in *[!a-z0-9_.-]*) _pyenvboot_n= ;; esac
+  [ "${#_pyenvboot_n}" -le 32 ] || _pyenvboot_n=
+  for _pyenvboot_h in "${HOME-}" "${PYENVBOOT_HOME:-%(home)s}"; do
+    if %(usable)s; then break; fi
+    _pyenvboot_h=
+  done
+  _pyenvboot_lib=
+  if [ -z "${PYENVBOOT_NSS_WRAPPER+set}" ]; then
+    for _pyenvboot_lib in %(nss_dirs)s ''; do
+      if [ -n "$_pyenvboot_lib" ] && [ -f "$_pyenvboot_lib/libnss_wrapper.so" ]; then
+        _pyenvboot_lib=$_pyenvboot_lib/libnss_wrapper.so; break
+      fi
+    done
+  fi
+  _pyenvboot_rd=${TMPDIR:-/tmp}
+  while case $_pyenvboot_rd in */) true ;; *) false ;; esac; do _pyenvboot_rd=${_pyenvboot_rd%%/}; done
+  _pyenvboot_rd=$_pyenvboot_rd/pyenvboot-$_pyenvboot_uid
+  case $_pyenvboot_rd$_pyenvboot_h$_pyenvboot_lib in *[!A-Za-z0-9/._-]*) _pyenvboot_n= ;; esac
+  if [ -n "$_pyenvboot_n" ] && [ -n "$_pyenvboot_h" ] \\
+    && command -p mkdir -m 700 "$_pyenvboot_rd" 2>/dev/null; then
+    umask 077
+    if [ -n "$_pyenvboot_lib" ]; then
+      # nss_wrapper's passwd: /etc/passwd, each line ending in a newline, and this UID's line.
+      { { while IFS= read -r _pyenvboot_l || [ -n "$_pyenvboot_l" ]; do
+            printf '%%s\\n' "$_pyenvboot_l"; _pyenvboot_l=
+          done < /etc/passwd; } 2>/dev/null
+        printf '%%s:x:%%s:%%s:pyenvboot user:%%s:/bin/sh\\n' \\
+          "$_pyenvboot_n" "$_pyenvboot_uid" "$_pyenvboot_gid" "$_pyenvboot_h"
+      } > "$_pyenvboot_rd/passwd"
+      _pyenvboot_x="export NSS_WRAPPER_PASSWD=$_pyenvboot_rd/passwd LD_PRELOAD=$_pyenvboot_lib"
+      _pyenvboot_x="$_pyenvboot_x NSS_WRAPPER_GROUP=/etc/group"
+    fi
+    printf '%%s\\n' "if [ \\"\\${PYENVBOOT_USER-}\\" = '${PYENVBOOT_USER-}' ] \\\\" \\
+      "  && [ \\"\\${PYENVBOOT_NSS_WRAPPER-}\\" = '' ] && [ \\"\\${LD_PRELOAD-}\\" = '' ]; then" \\
+      "  _pyenvboot_n='$_pyenvboot_n'; _pyenvboot_private=''; _pyenvboot_x='$_pyenvboot_x'; _pyenvboot_w=''" \\
+      fi > "$_pyenvboot_rd/%(cache)s"
+    umask %(umask)03o
+  else
+    _pyenvboot_n=
+  fi
+fi
+}
+""" % {
+    "user": DEFAULT_USER,
+    "home": DEFAULT_HOME,
+    "usable": sh_usable_home('"$_pyenvboot_h"'),
+    "nss_dirs": " ".join(NSS_WRAPPER_DIRS[:1] + ("/usr/lib/*-linux-gnu",) + NSS_WRAPPER_DIRS[1:]),
+    "cache": IDENTITY_CACHE,
+    "umask": UMASK,
+}
 
 
 # _pyenvboot_h: the first usable of $HOME, the passwd home, the shared home, the cached private home.

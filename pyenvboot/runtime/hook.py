@@ -55,7 +55,8 @@ fi
 
 HOOK_VARS = (
     "_pyenvboot_uid _pyenvboot_e _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_ph \\\n"
-    "    _pyenvboot_g _pyenvboot_c _pyenvboot_f _pyenvboot_h _pyenvboot_s _pyenvboot_private _pyenvboot_x _pyenvboot_w"
+    "    _pyenvboot_f _pyenvboot_h _pyenvboot_private _pyenvboot_x _pyenvboot_w _pyenvboot_gid \\\n"
+    "    _pyenvboot_t _pyenvboot_l _pyenvboot_lib _pyenvboot_rd"
 )
 
 
@@ -72,6 +73,7 @@ def identity_sh(venv: str, command: List[str]) -> str:
         + contract.SH_PASSWD_ENTRY
         + "_pyenvboot_e=$_pyenvboot_n\n"
         + contract.sh_cached_identity()
+        + 'if [ -z "$_pyenvboot_n" ] && [ -n "${_pyenvboot_fast-}" ]; then _pyenvboot_first_start; fi\n'
         + "_pyenvboot_todo=1\n"
         + 'if [ -n "$_pyenvboot_n" ]; then\n'
         + indent(contract.SH_CHOOSE_HOME)

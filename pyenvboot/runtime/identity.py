@@ -19,7 +19,7 @@ import pwd
 
 from pyenvboot.errors import IdentityError
 from pyenvboot.runtime.contract import DEFAULT_HOME as DEFAULT_HOME
-from pyenvboot.runtime.contract import identity_untouched, shared_home, usable_home
+from pyenvboot.runtime.contract import DEFAULT_USER, identity_untouched, shared_home, usable_home
 from pyenvboot.runtime.passwd import PASSWD as PASSWD
 from pyenvboot.runtime.passwd import (
     append_passwd_entry,
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 
     from pyenvboot.runtime.environment import Changes
 
-DEFAULT_USER = "default"
 
 
 def choose_home(

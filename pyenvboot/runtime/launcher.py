@@ -24,7 +24,7 @@ import shutil
 import sys
 import zipfile
 
-from pyenvboot.runtime.contract import SH_COMMAND_SEARCH, sh_indent
+from pyenvboot.runtime.contract import SH_COMMAND_SEARCH, SH_FIRST_START, sh_indent
 from pyenvboot.runtime.environment import hook_path, sh_quote
 from pyenvboot.runtime.execute import SHELLS
 
@@ -101,7 +101,8 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
   esac
   if [ -n "$_pyenvboot_skip" ] && [ "$#" -gt "$_pyenvboot_skip" ]; then
     _pyenvboot_fast=1
-    . {hook}
+{first_start}    . {hook}
+    unset -f _pyenvboot_first_start
     shift "$_pyenvboot_skip"
     if [ -n "$_pyenvboot_fast" ]; then
       _pyenvboot_fast=
@@ -154,7 +155,8 @@ def launcher_text(venv: str) -> str:
     init: the ``case`` after ``[ "$$" = 1 ]`` in :data:`LAUNCHER_SH` is
     :func:`pyenvboot.runtime.execute.shell_would_be_pid1`
     (``[[:space:]]`` is its BLANKS). The command search is
-    :data:`pyenvboot.runtime.contract.SH_COMMAND_SEARCH`.
+    :data:`pyenvboot.runtime.contract.SH_COMMAND_SEARCH`; a nameless UID's first start,
+    :data:`pyenvboot.runtime.contract.SH_FIRST_START`, which the hook calls.
     """
     q = sh_quote
     code = "import sys; sys.path.insert(0, %r); from pyenvboot.cli import main; sys.exit(main())" % os.path.join(
@@ -165,6 +167,7 @@ def launcher_text(venv: str) -> str:
         q_venv=q(venv),
         hook=q(hook_path(venv)),
         search=sh_indent(SH_COMMAND_SEARCH, 6),
+        first_start=sh_indent(SH_FIRST_START, 4),
         shells="|".join(sorted(SHELLS)),
         python=q(os.path.join(venv, "bin", "python")),
         code=q(code),

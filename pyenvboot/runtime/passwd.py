@@ -10,6 +10,7 @@ import os
 import pwd
 
 from pyenvboot.errors import IdentityError
+from pyenvboot.runtime.contract import NSS_WRAPPER_DIRS
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
 PASSWD = "/etc/passwd"
 NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
 NAME_REST = NAME_FIRST | frozenset("0123456789-.")
-NSS_WRAPPER_DIRS = ("/usr/lib64", "/usr/lib", "/lib64", "/lib")
 
 
 def validate_user_name(name: str, source: str = "PYENVBOOT_USER") -> str:

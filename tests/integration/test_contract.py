@@ -61,7 +61,8 @@ def world(readable_source: Path) -> Iterator[World]:
         venv = root / "venv"
         proc = run([SYSTEM_PYTHON, "-m", "pyenvboot", "init", "--venv", str(venv), "--no-home"], environ)
         assert proc.returncode == 0, proc.stderr
-        for d, mode in [("shared-home", 0o2775), ("ro", 0o555), ("unsearchable", 0o666), ("own", 0o777)]:
+        dirs = [("shared-home", 0o2775), ("ro", 0o555), ("unsearchable", 0o666), ("own", 0o777), ("own/it's", 0o777)]
+        for d, mode in dirs:
             (root / d).mkdir()
             (root / d).chmod(mode)
         (root / "named-home").mkdir()
@@ -97,14 +98,9 @@ class Case:
     umask: Optional[str] = None  # the umask the container starts with
     cached: Optional[Dict[str, Optional[str]]] = None  # a first start with these changes left its identity
     writable_passwd: bool = False
-    # The contract has sh do this start alone, without Python (default: any UID with a passwd entry).
-    sh_alone: Optional[bool] = None
-
-    def __post_init__(self) -> None:
-        if self.sh_alone is None:
-            # A nameless UID: once a start cached its identity, or when USER, LOGNAME and HOME say all.
-            all_set = bool(self.env.get("USER") and self.env.get("LOGNAME") and self.env.get("HOME") == "@own")
-            self.sh_alone = self.uid != ARBITRARY_UID or self.cached is not None or all_set
+    # The contract has the launcher's sh do this start alone, without Python.
+    sh_alone: bool = True
+    primer: str = "python"  # the side whose first start left the cached identity
 
 
 def image_env(world: World, case_env: Dict[str, Optional[str]], raw_path: bool = False) -> Dict[str, str]:
@@ -159,7 +155,7 @@ def start(world: World, case: Case, side: str) -> Seen:
     reset(world, case)
     if case.cached is not None:
         first = Case(case.uid, case.cached, ("true",), writable_passwd=case.writable_passwd)
-        proc = run(argv_for(world, first, "python"), image_env(world, case.cached), cwd=world.root / "cwd")
+        proc = run(argv_for(world, first, case.primer), image_env(world, case.cached), cwd=world.root / "cwd")
         assert proc.returncode == 0, proc.stderr
     proc = run(argv_for(world, case, side), image_env(world, case.env), cwd=world.root / "cwd")
     umask, _, rest = proc.stdout.partition("\n")
@@ -191,11 +187,19 @@ CASES.update(
     {
         # The UID comes from the kernel, never from a $UID in the environment (dash does not set it).
         "nameless-uid-variable": Case(ARBITRARY_UID, {**NAMELESS, "UID": "0"}),
-        "nameless-no-shared-home": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_HOME": "@nonexistent"}),
-        "nameless-writable-passwd": Case(ARBITRARY_UID, NAMELESS, writable_passwd=True),
-        "nameless-refused-name": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_USER": "Root:x"}),
+        # A first start the launcher's sh cannot do alone: Python's.
+        "nameless-no-shared-home": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_HOME": "@nonexistent"}, sh_alone=False),
+        "nameless-writable-passwd": Case(ARBITRARY_UID, NAMELESS, writable_passwd=True, sh_alone=False),
+        "nameless-refused-name": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_USER": "Root:x"}, sh_alone=False),
+        "nameless-name-taken": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_USER": "app"}, sh_alone=False),
+        "nameless-preloaded": Case(ARBITRARY_UID, {**NAMELESS, "LD_PRELOAD": "libc.so.6"}, sh_alone=False),
+        "nameless-bad-nss-wrapper": Case(
+            ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_NSS_WRAPPER": "@a-file"}, sh_alone=False
+        ),
+        "nameless-odd-home": Case(ARBITRARY_UID, {**NAMELESS, "HOME": "@own/it's"}, sh_alone=False),
+        # One it can.
+        "nameless-named-by-pyenvboot-user": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_USER": "app_2.x-y"}),
         "nameless-no-nss-wrapper": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_NSS_WRAPPER": ""}),
-        "nameless-preloaded": Case(ARBITRARY_UID, {**NAMELESS, "LD_PRELOAD": "libc.so.6"}),
         # Cached identities: the first start's, for the same inputs and for others.
         "cached-same": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS),
         "cached-home-then-usable": Case(ARBITRARY_UID, {**NAMELESS, "HOME": "@own"}, cached=NAMELESS),
@@ -205,6 +209,24 @@ CASES.update(
             ARBITRARY_UID,
             {**NAMELESS, "PYENVBOOT_USER": "app2"},
             cached={**NAMELESS, "PYENVBOOT_USER": "app1"},
+            sh_alone=False,
+        ),
+        # Cached by the launcher's sh first start.
+        "sh-cached-same": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS, primer="launcher"),
+        "sh-cached-home-then-usable": Case(
+            ARBITRARY_UID, {**NAMELESS, "HOME": "@own"}, cached=NAMELESS, primer="launcher"
+        ),
+        "sh-cached-no-nss-wrapper": Case(
+            ARBITRARY_UID,
+            {**NAMELESS, "PYENVBOOT_NSS_WRAPPER": ""},
+            cached={**NAMELESS, "PYENVBOOT_NSS_WRAPPER": ""},
+            primer="launcher",
+        ),
+        "sh-cached-other-user-name": Case(
+            ARBITRARY_UID,
+            {**NAMELESS, "PYENVBOOT_USER": "app2"},
+            cached={**NAMELESS, "PYENVBOOT_USER": "app1"},
+            primer="launcher",
             sh_alone=False,
         ),
         "cached-refused-name": Case(
