@@ -641,13 +641,13 @@ class VenvBuilder:
     def refresh_pip(self, info: Interpreter) -> List[str]:
         """After a minor upgrade: replace a pip older than the new base's own (old pips break on new Pythons)."""
         from pyenvboot.create import seed
+        from pyenvboot.packages.versions import version_key
 
         current = seed.installed_pip(info.purelib)
         wheel = self.find_wheel(info) if self.creator != "virtualenv" else None
         if current is None or wheel is None:
             return []
-        have = [int(p) if p.isdigit() else 0 for p in current.version.split(".")]
-        if seed.wheel_version(wheel) <= have:
+        if seed.wheel_version(wheel) <= version_key(current.version):
             return []
         seed.remove_distribution(current, self.venv)
         self.install_pip(self.venv, info)
