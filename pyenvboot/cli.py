@@ -60,7 +60,7 @@ def _exec(args: Sequence[str]) -> int:
     from pyenvboot.runtime.execute import run
 
     venv, init, command = parse_exec(args)
-    venv = venv_path(venv, os.environ)
+    venv = venv_path(venv, os.environ, existing=True)
     if init:
         from pyenvboot.runtime.reaper import run_init
 
@@ -267,17 +267,12 @@ def parse_env(args: Sequence[str]) -> Optional[Tuple[Optional[str], str, bool]]:
 
 
 def _env(venv_arg: Optional[str], fmt: str, identity: bool) -> int:
-    from pyenvboot.runtime.environment import FORMATTERS, activation_changes, apply_changes, venv_path
-    from pyenvboot.runtime.execute import check_venv
+    from pyenvboot.runtime.environment import FORMATTERS, runtime_changes, venv_path
+    from pyenvboot.runtime.state import in_started_container
 
-    venv = venv_path(venv_arg, os.environ)
-    check_venv(venv)
-    changes = activation_changes(os.environ, venv)
-    if identity:
-        from pyenvboot.runtime.identity import fix_identity, in_started_container
-
-        # The shell hook: in a build step (no container started) it writes nothing into the layer.
-        changes.update(fix_identity(apply_changes(os.environ, changes), persist=in_started_container(os.environ)))
+    venv = venv_path(venv_arg, os.environ, existing=True)
+    # The shell hook: in a build step (no container started) it writes nothing into the layer.
+    changes = runtime_changes(os.environ, venv, identity, persist=identity and in_started_container(os.environ))
     sys.stdout.write(FORMATTERS[fmt](changes))
     return 0
 
@@ -290,7 +285,7 @@ def _cmd_shell(ns: "argparse.Namespace") -> int:
     from pyenvboot.runtime.environment import venv_path
     from pyenvboot.runtime.execute import run
 
-    return run(venv_path(ns.venv, os.environ), [], os.environ, start=False)
+    return run(venv_path(ns.venv, os.environ, existing=True), [], os.environ, start=False)
 
 
 def _cmd_pip(args: Sequence[str]) -> int:
@@ -310,7 +305,7 @@ def _cmd_pip(args: Sequence[str]) -> int:
     from pyenvboot.errors import VerifyError
     from pyenvboot.packages.verify import after_pip
 
-    venv = venv_path(venv, os.environ)
+    venv = venv_path(venv, os.environ, existing=True)
     try:
         return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
     except VerifyError as exc:
@@ -327,7 +322,7 @@ def _cmd_run(args: Sequence[str]) -> int:
     venv, _, command = parse_exec(args, "run", allow_init=False)
     if not command:
         raise UsageError("run: give a command, e.g. 'pyenvboot run -- uv pip install -r requirements.txt'")
-    return run_command(venv_path(venv, os.environ), command, os.environ)
+    return run_command(venv_path(venv, os.environ, existing=True), command, os.environ)
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
@@ -335,7 +330,7 @@ def _cmd_check(ns: "argparse.Namespace") -> int:
     from pyenvboot.diagnosis.report import render
     from pyenvboot.runtime.environment import venv_path
 
-    report = diagnose(venv_path(ns.venv, os.environ), ns.requirements, ns.group, os.environ)
+    report = diagnose(venv_path(ns.venv, os.environ, existing=True), ns.requirements, ns.group, os.environ)
     sys.stdout.write(render(report, ns.json))
     return 0 if report.healthy else EXIT_FAILURE  # 1: check found problems
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from pyenvboot.runtime.execute import runtime_environment
+from pyenvboot.runtime.environment import runtime_environment
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -14,7 +14,8 @@ from pyenvboot.errors import VenvError
 from pyenvboot.installers.environment import Scratch, build_environment
 from pyenvboot.installers.leftovers import remove_pip_leftovers
 from pyenvboot.permissions.policy import Report, fix_dirs, fix_tree
-from pyenvboot.runtime.execute import UMASK, check_argv, check_venv, exec_error, sh_script
+from pyenvboot.runtime.environment import check_venv
+from pyenvboot.runtime.execute import UMASK, check_argv, exec_error, sh_script
 from pyenvboot.venv.lock import locked
 
 TYPE_CHECKING = False

@@ -1,12 +1,17 @@
-"""The activation environment, computed as pure functions: environment in, environment out.
+"""The app's environment: the venv path, the activation, and their composition with the identity.
 
-Nothing here touches the file system or the process: the CLI, ``exec``, ``shell``
-and the shell hook all derive their environment from these functions.
+The activation is pure functions, environment in, environment out: the CLI, ``exec``,
+``shell`` and the shell hook all derive their environment from them. Two functions
+here are the one place of their rule for every command: :func:`venv_path` (which
+venv, and is it one) and :func:`runtime_changes` (activation plus identity).
 """
 
 from __future__ import annotations
 
 import os
+
+from pyenvboot.errors import VenvError
+from pyenvboot.runtime.contract import activated_path
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -21,27 +26,34 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 HOOK_RELPATH = "share/pyenvboot/hook.sh"
 
 
-def venv_path(explicit: str | None, environ: Mapping[str, str]) -> str:
-    """The venv directory: ``--venv``, else ``$PYENVBOOT_VENV``, else ``/opt/venv``.
+def venv_path(explicit: str | None, environ: Mapping[str, str], existing: bool = False) -> str:
+    """The venv directory: ``--venv``, else ``$PYENVBOOT_VENV``, else ``/opt/venv``; checked.
 
-    Returned normalised but unchecked; :func:`check_venv_path` validates it.
+    Every command resolves its venv here, so one input fails one way everywhere:
+    see :func:`check_venv`. Every command but ``init`` (which makes the venv) asks
+    for an ``existing`` one.
     """
-    raw = explicit if explicit else environ.get("PYENVBOOT_VENV") or DEFAULT_VENV
-    return os.path.normpath(raw) if raw.startswith("/") else raw
+    return check_venv(explicit or environ.get("PYENVBOOT_VENV") or DEFAULT_VENV, existing)
+
+
+def check_venv(venv: str, existing: bool = True) -> str:
+    """``venv`` normalised, or :class:`VenvError` (exit 3): relative, or (``existing``) without pyvenv.cfg.
+
+    A relative venv would change meaning with the working directory of every
+    process that inherits ``PYENVBOOT_VENV``; a missing one would otherwise surface
+    as 127 for ``python``.
+    """
+    if not venv.startswith("/"):
+        raise VenvError("venv path %r is relative; use an absolute path (--venv or PYENVBOOT_VENV)" % venv)
+    venv = os.path.normpath(venv)
+    if existing and not os.path.isfile(venv + "/pyvenv.cfg"):
+        raise VenvError("no venv at %s (pyvenv.cfg missing); run 'pyenvboot init --venv %s'" % (venv, venv))
+    return venv
 
 
 def hook_path(venv: str) -> str:
     """Where ``init`` writes the shell hook that BASH_ENV, ENV and PROMPT_COMMAND source."""
     return venv + "/" + HOOK_RELPATH
-
-
-def path_with_first(path: str, directory: str) -> str:
-    """``path`` with ``directory`` first and exactly once; empty entries dropped.
-
-    Idempotent, so evaluating the activation twice does not grow PATH.
-    """
-    rest = [p for p in path.split(":") if p and p != directory]
-    return ":".join([directory] + rest)
 
 
 def activation_changes(environ: Mapping[str, str], venv: str) -> Changes:
@@ -55,7 +67,7 @@ def activation_changes(environ: Mapping[str, str], venv: str) -> Changes:
     return {
         "VIRTUAL_ENV": venv,
         "PYENVBOOT_VENV": venv,
-        "PATH": path_with_first(environ.get("PATH", DEFAULT_PATH), venv + "/bin"),
+        "PATH": activated_path(environ.get("PATH"), venv + "/bin", DEFAULT_PATH),
         "PYTHONHOME": None,
         "PYTHONNOUSERSITE": "1",
         "BASH_ENV": hook,
@@ -73,6 +85,27 @@ def apply_changes(environ: Mapping[str, str], changes: Changes) -> Dict[str, str
         else:
             result[name] = value
     return result
+
+
+def runtime_changes(environ: Mapping[str, str], venv: str, identity: bool = True, persist: bool = True) -> Changes:
+    """What the app's environment changes: the activation, then the identity fix-ups for this UID.
+
+    ``identity=False`` leaves the identity out (a diagnosis must not write
+    ``/etc/passwd``); ``persist`` as :func:`pyenvboot.runtime.identity.fix_identity` takes it.
+    """
+    changes = activation_changes(environ, venv)
+    if identity:
+        from pyenvboot.runtime.identity import fix_identity
+
+        changes.update(fix_identity(apply_changes(environ, changes), persist))
+    return changes
+
+
+def runtime_environment(
+    environ: Mapping[str, str], venv: str, identity: bool = True, persist: bool = True
+) -> Dict[str, str]:
+    """The app's environment: ``environ`` with :func:`runtime_changes` applied."""
+    return apply_changes(environ, runtime_changes(environ, venv, identity, persist))
 
 
 def sh_quote(value: str) -> str:

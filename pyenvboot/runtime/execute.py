@@ -15,9 +15,12 @@ import errno
 import os
 import sys
 
-from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError, VenvError
-from pyenvboot.runtime.environment import activation_changes, apply_changes
-from pyenvboot.runtime.identity import fix_identity, in_started_container, mark_started, missing_home
+from pyenvboot.errors import CommandNotFound, NotExecutable, PyenvbootError
+from pyenvboot.runtime.contract import UMASK as UMASK
+from pyenvboot.runtime.contract import first_executable
+from pyenvboot.runtime.environment import check_venv, runtime_environment
+from pyenvboot.runtime.identity import missing_home
+from pyenvboot.runtime.state import in_started_container, mark_started
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -25,13 +28,9 @@ if TYPE_CHECKING:
     import signal as _signal
     from typing import Dict, List, Mapping, NoReturn, Optional, Sequence, Tuple
 
-    from pyenvboot.runtime.environment import Changes
 else:
     # The C module: ``signal`` imports enum, ~8 ms on every container start.
     import _signal
-
-UMASK = 0o002
-
 
 def exec_error(name: str, env: Mapping[str, str], exc: OSError) -> PyenvbootError:
     """The shell's verdict on a failed exec of ``name``: 127 not found, 126 found but not executable.
@@ -62,17 +61,6 @@ def default_signals() -> None:
     _signal.signal(_signal.SIGXFSZ, _signal.SIG_DFL)
 
 
-def _first_executable(name: str, env: Mapping[str, str]) -> Optional[str]:
-    """The file ``execvpe`` runs for ``name``: the first executable regular file on PATH."""
-    if "/" in name:
-        return name
-    for directory in env.get("PATH", "").split(":"):
-        path = (directory or ".") + "/" + name
-        if os.path.isfile(path) and os.access(path, os.X_OK):
-            return path
-    return None
-
-
 def sh_script(argv: Sequence[str], env: Mapping[str, str], exc: OSError) -> Optional[str]:
     """The file to run with /bin/sh when exec failed on a text file without ``#!``, else None.
 
@@ -81,7 +69,7 @@ def sh_script(argv: Sequence[str], env: Mapping[str, str], exc: OSError) -> Opti
     """
     if exc.errno != errno.ENOEXEC:
         return None
-    script = _first_executable(argv[0], env)
+    script = first_executable(argv[0], env.get("PATH", ""))
     try:
         with open(script or "", "rb") as f:
             binary = b"\0" in f.read(80)
@@ -118,21 +106,6 @@ def exec_app(argv: Sequence[str], env: Mapping[str, str]) -> NoReturn:
         raise exec_error(argv[0], env, exc) from None
 
 
-def check_venv(venv: str) -> None:
-    """Fail clearly (not with 127 for ``python``) when the venv is missing."""
-    if not venv.startswith("/"):
-        raise VenvError("venv path %r is relative; use an absolute path (--venv or PYENVBOOT_VENV)" % venv)
-    if not os.path.isfile(venv + "/pyvenv.cfg"):
-        raise VenvError("no venv at %s (pyvenv.cfg missing); run 'pyenvboot init --venv %s'" % (venv, venv))
-
-
-def runtime_environment(environ: Mapping[str, str], venv: str, persist: bool = True) -> Dict[str, str]:
-    """The app's environment: activation plus the identity fix-ups (see :func:`fix_identity`)."""
-    changes: Changes = activation_changes(environ, venv)
-    changes.update(fix_identity(apply_changes(environ, changes), persist))
-    return apply_changes(environ, changes)
-
-
 def shell_argv(env: Mapping[str, str]) -> List[str]:
     """An interactive shell: the user's (``$SHELL``, passwd), else bash, else sh."""
     candidates: List[Optional[str]] = [env.get("SHELL")]
@@ -142,7 +115,7 @@ def shell_argv(env: Mapping[str, str]) -> List[str]:
         candidates.append(pwd.getpwuid(os.getuid()).pw_shell)
     except KeyError:
         pass
-    candidates += [_first_executable("bash", env), "/bin/sh"]
+    candidates += [first_executable("bash", env.get("PATH", "")), "/bin/sh"]
     for shell in candidates:
         if (
             shell
@@ -191,7 +164,7 @@ def prepare(
     """What ``exec`` and ``exec --init`` share: venv check, environment, identity, umask 002, argv.
 
     ``start``: this is the ENTRYPOINT starting the container, so identity may be
-    written (see :func:`pyenvboot.runtime.identity.started_marker`). ``shell`` is not: it
+    written (see :func:`pyenvboot.runtime.state.started_marker`). ``shell`` is not: it
     writes identity only inside a container that was started.
     """
     check_venv(venv)

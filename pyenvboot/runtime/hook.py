@@ -8,27 +8,22 @@ marker) and cheap: it runs on every ``bash -c``, so it runs no command unless th
 UID has no passwd entry and no cached identity. The venv's launcher
 sources it too, for its fast ``exec`` path.
 
-The shell code does a subset of what the Python code does, and hands over to it
-for everything else: :func:`pyenvboot.runtime.identity.fix_identity` defines the behaviour.
+The shell code does a subset of what the Python code does, by the rules of
+:mod:`pyenvboot.runtime.contract`, and hands over to Python for everything else.
 """
 
 from __future__ import annotations
 
 from typing import List
 
+from pyenvboot.runtime import contract
 from pyenvboot.runtime.environment import activation_changes, sh_quote
-from pyenvboot.runtime.identity import IDENTITY_CACHE
 
 
 def activation_sh(venv: str) -> str:
-    """The activation as sh: PATH prepended once, the rest from :func:`activation_changes`."""
-    bin_dir = sh_quote(venv + "/bin")
-    lines = [
-        'case ":${PATH-}:" in',
-        "  *:%s:*) ;;" % bin_dir,
-        '  *) PATH=%s"${PATH:+:$PATH}"; export PATH ;;' % bin_dir,
-        "esac",
-    ]
+    """The activation as sh: PATH by :func:`pyenvboot.runtime.contract.sh_activate_path`, the rest from
+    :func:`activation_changes`."""
+    lines = [contract.sh_activate_path(sh_quote(venv + "/bin")).rstrip("\n")]
     for name, value in activation_changes({}, venv).items():
         if name == "PATH":
             continue
@@ -36,55 +31,64 @@ def activation_sh(venv: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def indent(text: str) -> str:
+    return contract.sh_indent(text, 2)
+
+
+# Once the name and the HOME are known: the variables, by the rules of pyenvboot.runtime.contract.
+APPLY_IDENTITY = """\
+HOME=$_pyenvboot_h; export HOME
+[ -n "${USER-}" ] || { USER=$_pyenvboot_n; export USER; }
+[ -n "${LOGNAME-}" ] || { LOGNAME=$_pyenvboot_n; export LOGNAME; }
+if [ -n "${_pyenvboot_x-}" ]; then eval "$_pyenvboot_x"; fi
+if [ -n "${_pyenvboot_w-}" ]; then printf 'pyenvboot: %s\\n' "$_pyenvboot_w" >&2; fi
+_pyenvboot_todo=
+"""
+
+# A UID without a passwd entry, named by the cache or by Python: this bash looked its user name
+# up before the hook ran, and its prompt says "I have no name!".
+PROMPT_NAME = """\
+if [ -z "$_pyenvboot_todo" ] && [ -z "$_pyenvboot_e" ]; then
+  case $- in *i*) [ -z "${BASH_VERSION-}" ] || eval 'PS1=${PS1//\\\\u/\\$USER}' ;; esac
+fi
+"""
+
+HOOK_VARS = (
+    "_pyenvboot_uid _pyenvboot_e _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_ph \\\n"
+    "    _pyenvboot_f _pyenvboot_h _pyenvboot_private _pyenvboot_x _pyenvboot_w _pyenvboot_gid \\\n"
+    "    _pyenvboot_t _pyenvboot_l _pyenvboot_lib _pyenvboot_rd"
+)
+
+
 def identity_sh(venv: str, command: List[str]) -> str:
     """USER, LOGNAME and HOME for this UID: from /etc/passwd, from the cache, else from pyenvboot.
 
-    With ``_pyenvboot_fast`` set (the launcher), it clears that flag instead of
-    running pyenvboot, so the launcher hands the whole ``exec`` to Python.
+    The rules are :mod:`pyenvboot.runtime.contract`'s. With ``_pyenvboot_fast`` set
+    (the launcher), it clears that flag instead of running pyenvboot, so the launcher
+    hands the whole ``exec`` to Python.
     """
     run = " ".join(sh_quote(c) for c in command)
-    return f"""\
-if [ -z "${{USER-}}" ] || [ -z "${{LOGNAME-}}" ] || [ -z "${{HOME-}}" ] || [ "$HOME" = / ] \
-  || [ ! -d "$HOME" ] || [ ! -w "$HOME" ]; then
-  _pyenvboot_uid=${{UID-}}
-  if [ -z "$_pyenvboot_uid" ]; then
-    while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
-      if [ "$_pyenvboot_k" = Uid: ]; then _pyenvboot_uid=$_pyenvboot_v; break; fi
-    done < /proc/self/status
-  fi
-  _pyenvboot_todo=1
-  while IFS=: read -r _pyenvboot_n _pyenvboot_p _pyenvboot_u _pyenvboot_g _pyenvboot_c _pyenvboot_h _pyenvboot_s; do
-    [ "$_pyenvboot_u" = "$_pyenvboot_uid" ] || continue
-    if [ -n "${{HOME-}}" ] && [ "$HOME" != / ] && [ -d "$HOME" ] && [ -w "$HOME" ]; then
-      _pyenvboot_todo=
-    elif [ "$_pyenvboot_h" != / ] && [ -d "$_pyenvboot_h" ] && [ -w "$_pyenvboot_h" ]; then
-      HOME=$_pyenvboot_h; export HOME; _pyenvboot_todo=
-    fi
-    if [ -z "$_pyenvboot_todo" ]; then
-      [ -n "${{USER-}}" ] || {{ USER=$_pyenvboot_n; export USER; }}
-      [ -n "${{LOGNAME-}}" ] || {{ LOGNAME=$_pyenvboot_n; export LOGNAME; }}
-    fi
-    break
-  done < /etc/passwd
-  if [ -n "$_pyenvboot_todo" ]; then
-    # No passwd entry: what 'pyenvboot exec' worked out for this UID, if it left it.
-    _pyenvboot_f="${{TMPDIR:-/tmp}}/pyenvboot-$_pyenvboot_uid/{IDENTITY_CACHE}"
-    if [ -O "${{_pyenvboot_f%/*}}" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then
-      . "$_pyenvboot_f"; _pyenvboot_todo=
-    elif [ -n "${{_pyenvboot_fast-}}" ]; then
-      _pyenvboot_fast=
-    else
-      eval "$({run} env --venv {sh_quote(venv)} --identity --format sh)"; _pyenvboot_todo=
-    fi
-    if [ -z "$_pyenvboot_todo" ]; then
-      # This bash looked its user name up before the hook ran ("I have no name!").
-      case $- in *i*) [ -z "${{BASH_VERSION-}}" ] || eval 'PS1=${{PS1//\\\\u/\\$USER}}' ;; esac
-    fi
-  fi
-  unset _pyenvboot_uid _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_p \\
-    _pyenvboot_u _pyenvboot_g _pyenvboot_c _pyenvboot_f _pyenvboot_h _pyenvboot_s
-fi
-"""
+    found = (
+        contract.SH_REAL_UID
+        + contract.SH_PASSWD_ENTRY
+        + "_pyenvboot_e=$_pyenvboot_n\n"
+        + contract.sh_cached_identity()
+        + 'if [ -z "$_pyenvboot_n" ] && [ -n "${_pyenvboot_fast-}" ]; then _pyenvboot_first_start; fi\n'
+        + "_pyenvboot_todo=1\n"
+        + 'if [ -n "$_pyenvboot_n" ]; then\n'
+        + indent(contract.SH_CHOOSE_HOME)
+        + indent('if [ -n "$_pyenvboot_h" ]; then\n' + indent(APPLY_IDENTITY) + "fi\n")
+        + "fi\n"
+        + 'if [ -z "$_pyenvboot_todo" ]; then :\n'
+        + 'elif [ -n "${_pyenvboot_fast-}" ]; then _pyenvboot_fast=\n'
+        + "else\n"
+        + '  eval "$(%s env --venv %s --identity --format sh)"; _pyenvboot_todo=\n' % (run, sh_quote(venv))
+        + "fi\n"
+        + PROMPT_NAME
+        + "unset %s\n" % HOOK_VARS
+    )
+    untouched = '[ -n "${USER-}" ] && [ -n "${LOGNAME-}" ] && %s' % contract.sh_usable_home('"${HOME-}"')
+    return "if %s; then :\nelse\n%sfi\n" % (untouched, indent(found))
 
 
 def render_hook(venv: str, prompt: str, command: List[str]) -> str:
@@ -94,7 +98,7 @@ def render_hook(venv: str, prompt: str, command: List[str]) -> str:
         "# pyenvboot shell hook for %s: sourced through BASH_ENV, ENV and PROMPT_COMMAND.\n" % venv
         + "# Generated by 'pyenvboot init'; safe to source any number of times.\n"
         + activation_sh(venv)
-        + "umask 002\n"
+        + "umask %03o\n" % contract.UMASK
         + identity_sh(venv, command)
         + "case $- in\n"
         + '  *i*) case "${PS1-}" in %s*) ;; *) PS1=%s"${PS1-\\$ }" ;; esac ;;\n' % (marker, marker)

@@ -24,6 +24,7 @@ import shutil
 import sys
 import zipfile
 
+from pyenvboot.runtime.contract import SH_COMMAND_SEARCH, SH_FIRST_START, sh_indent
 from pyenvboot.runtime.environment import hook_path, sh_quote
 from pyenvboot.runtime.execute import SHELLS
 
@@ -85,28 +86,12 @@ def copy_runtime(lib_dir: str) -> None:
         )
 
 
-def launcher_text(venv: str) -> str:
-    """``VENV/bin/pyenvboot``: sh, doing the common ``exec`` itself, else the byte-compiled copy.
-
-    A second Python start would double the cost of every container start,
-    so ``pyenvboot exec [--] CMD...`` for this venv is done in sh when it can only
-    succeed: the hook (which activates the venv) found the identity without Python,
-    and CMD is an executable file. Everything else, and every case that could fail,
-    runs the Python implementation, which defines the behaviour and the messages.
-    As PID 1, a shell given a command string goes to Python too, which stays as its
-    init: the ``case`` below is :func:`pyenvboot.runtime.execute.shell_would_be_pid1`
-    (``[[:space:]]`` is its BLANKS).
-    """
-    q = sh_quote
-    lib = os.path.join(venv, LIB_RELPATH)
-    python = os.path.join(venv, "bin", "python")
-    code = "import sys; sys.path.insert(0, %r); from pyenvboot.cli import main; sys.exit(main())" % lib
-    shells = "|".join(sorted(SHELLS))
-    return f"""\
+# VENV/bin/pyenvboot, the sh form; see launcher_text.
+LAUNCHER_SH = """\
 #!/bin/sh
 # pyenvboot for {venv}, written by 'pyenvboot init'.
 # This venv is the default for every command run through it.
-_pyenvboot_venv={q(venv)}
+_pyenvboot_venv={q_venv}
 if [ -z "${{PYENVBOOT_VENV-}}" ]; then PYENVBOOT_VENV=$_pyenvboot_venv; export PYENVBOOT_VENV; fi
 if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
   case ${{2-}} in
@@ -116,20 +101,12 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
   esac
   if [ -n "$_pyenvboot_skip" ] && [ "$#" -gt "$_pyenvboot_skip" ]; then
     _pyenvboot_fast=1
-    . {q(hook_path(venv))}
+{first_start}    . {hook}
+    unset -f _pyenvboot_first_start
     shift "$_pyenvboot_skip"
     if [ -n "$_pyenvboot_fast" ]; then
       _pyenvboot_fast=
-      case $1 in
-        */*) if [ -f "$1" ] && [ -x "$1" ]; then _pyenvboot_fast=1; fi ;;
-        *)
-          set -f; _pyenvboot_ifs=$IFS; IFS=:
-          for _pyenvboot_d in $PATH; do
-            if [ -f "$_pyenvboot_d/$1" ] && [ -x "$_pyenvboot_d/$1" ]; then _pyenvboot_fast=1; break; fi
-          done
-          IFS=$_pyenvboot_ifs; set +f ;;
-      esac
-    fi
+{search}    fi
     if [ -n "$_pyenvboot_fast" ] && [ "$$" = 1 ] && [ "$#" -ge 3 ]; then
       case ${{1##*/}} in
         {shells})
@@ -139,7 +116,7 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
       esac
     fi
     if [ -n "$_pyenvboot_fast" ]; then
-      # The container is started: the marker of pyenvboot.runtime.identity.started_marker, made as it makes it.
+      # The container is started: the marker of pyenvboot.runtime.state.started_marker, made as it makes it.
       if read -r _pyenvboot_b 2>/dev/null < /proc/sys/kernel/random/boot_id \
         && read -r _pyenvboot_d 2>/dev/null < /proc/1/stat; then
         _pyenvboot_starttime() {{ _pyenvboot_d=${{20}}; }}  # a function's own "$@": the caller's stays
@@ -154,16 +131,47 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
     set -- exec -- "$@"
   fi
 fi
-if [ ! -x {q(python)} ]; then
+if [ ! -x {python} ]; then
   # A venv copied into an image stage without its base Python (pyvenv.cfg's home):
   # say so in one line instead of the shell's "not found".
   printf 'error: %s does not exist: %s was made for a base Python this image lacks (COPY of the venv into a %s\n' \
-    "$(readlink {q(python)} || echo {q(python)})" "$_pyenvboot_venv" \
+    "$(readlink {python} || echo {python})" "$_pyenvboot_venv" \
     "stage not built FROM the image that made it?); build that stage FROM that image, or install that Python" >&2
   exit 3
 fi
-exec {q(python)} -IS -c {q(code)} "$@"
+exec {python} -IS -c {code} "$@"
 """
+
+
+def launcher_text(venv: str) -> str:
+    """``VENV/bin/pyenvboot``: sh, doing the common ``exec`` itself, else the byte-compiled copy.
+
+    A second Python start would double the cost of every container start,
+    so ``pyenvboot exec [--] CMD...`` for this venv is done in sh when it can only
+    succeed: the hook (which activates the venv) found the identity without Python,
+    and CMD is an executable file. Everything else, and every case that could fail,
+    runs the Python implementation, which defines the behaviour and the messages.
+    As PID 1, a shell given a command string goes to Python too, which stays as its
+    init: the ``case`` after ``[ "$$" = 1 ]`` in :data:`LAUNCHER_SH` is
+    :func:`pyenvboot.runtime.execute.shell_would_be_pid1`
+    (``[[:space:]]`` is its BLANKS). The command search is
+    :data:`pyenvboot.runtime.contract.SH_COMMAND_SEARCH`; a nameless UID's first start,
+    :data:`pyenvboot.runtime.contract.SH_FIRST_START`, which the hook calls.
+    """
+    q = sh_quote
+    code = "import sys; sys.path.insert(0, %r); from pyenvboot.cli import main; sys.exit(main())" % os.path.join(
+        venv, LIB_RELPATH
+    )
+    return LAUNCHER_SH.format(
+        venv=venv,
+        q_venv=q(venv),
+        hook=q(hook_path(venv)),
+        search=sh_indent(SH_COMMAND_SEARCH, 6),
+        first_start=sh_indent(SH_FIRST_START, 4),
+        shells="|".join(sorted(SHELLS)),
+        python=q(os.path.join(venv, "bin", "python")),
+        code=q(code),
+    )
 
 
 def python_launcher_text(venv: str) -> str:

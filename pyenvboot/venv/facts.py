@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from pyenvboot.runtime.environment import activation_changes, apply_changes
+from pyenvboot.runtime.environment import runtime_environment
 
 # Runs in the venv's python (3.8+, possibly not the one running pyenvboot). The marker
 # environment is PEP 508's, computed as packaging.markers.default_environment() does.
@@ -96,7 +96,7 @@ def app_environment(environ: Mapping[str, str], venv: str) -> Dict[str, str]:
 
     The identity fix-ups are left out: they can write ``/etc/passwd``, which a diagnosis must not.
     """
-    return apply_changes(environ, activation_changes(environ, venv))
+    return runtime_environment(environ, venv, identity=False)
 
 
 def probe_venv(venv: str, environ: Mapping[str, str]) -> Tuple[Optional[VenvFacts], str]:

@@ -14,7 +14,7 @@ from typing import Dict, Iterator, List
 import pytest
 
 from pyenvboot.runtime.environment import activation_changes, apply_changes
-from pyenvboot.runtime.identity import started_marker
+from pyenvboot.runtime.state import started_marker
 from tests.support.proc import ARBITRARY_UID, as_uid, run, with_bind
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""The venv's launcher: its sh fast path for ``exec`` behaves exactly like the Python one."""
+"""The venv's launcher: its forms, its hand-over to Python, its failures (test_contract compares it with Python)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,6 @@ from tests.support.proc import ARBITRARY_UID, as_uid, run
 
 pytestmark = pytest.mark.integration
 
-NOBODY = 65534
-# Variables a shell sets for itself; they say nothing about pyenvboot.
-SHELL_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}
-
 
 @pytest.fixture
 def venv(shared_dir: Path, system_python: str, environ: Dict[str, str]) -> Iterator[Path]:
@@ -27,47 +23,6 @@ def venv(shared_dir: Path, system_python: str, environ: Dict[str, str]) -> Itera
     )
     assert proc.returncode == 0, proc.stderr
     yield path
-
-
-def child_env(argv: List[str], env: Dict[str, str]) -> Dict[str, str]:
-    proc = run(argv + ["env", "-0"], env)
-    assert proc.returncode == 0, proc.stderr
-    pairs = (item.partition("=") for item in proc.stdout.split("\0") if item)
-    return {k: v for k, _, v in pairs if k not in SHELL_OWN}
-
-
-def both(venv: Path, system_python: str, env: Dict[str, str], prefix: List[str]) -> List[Dict[str, str]]:
-    launcher = prefix + [str(venv / "bin/pyenvboot"), "exec", "--"]
-    python = prefix + [system_python, "-m", "pyenvboot", "exec", "--venv", str(venv), "--"]
-    return [child_env(launcher, env), child_env(python, env)]
-
-
-@pytest.mark.parametrize(
-    ("uid", "home", "user"),
-    [
-        (0, "own", "root"),
-        (0, "/", None),
-        (NOBODY, "/", None),
-        (ARBITRARY_UID, "/", None),
-        (ARBITRARY_UID, None, None),
-    ],
-)
-def test_fast_path_and_python_give_the_same_environment(
-    venv: Path, shared_dir: Path, system_python: str, environ: Dict[str, str], uid: int, home: str, user: str
-) -> None:
-    env = {k: v for k, v in environ.items() if k not in ("HOME", "USER", "LOGNAME")}
-    env["PYENVBOOT_HOME"] = str(shared_dir / "home")
-    if home == "own":
-        env["HOME"] = str(shared_dir)
-    elif home is not None:
-        env["HOME"] = home
-    if user:
-        env["USER"] = user
-    prefix = [] if uid == 0 else as_uid(uid)
-    launcher_env, python_env = both(venv, system_python, env, prefix)
-    assert launcher_env == python_env
-    # A nameless UID: the second start finds the identity left by the first (the hook's cache).
-    assert both(venv, system_python, env, prefix)[0] == launcher_env
 
 
 def test_launcher_removes_pythonhome(venv: Path, environ: Dict[str, str]) -> None:

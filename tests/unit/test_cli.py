@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pyenvboot import errors
 from pyenvboot.cli import HelpRequested, main, parse_env, parse_exec
 from pyenvboot.errors import UsageError
 
@@ -142,3 +143,31 @@ def test_every_option_has_help(
     assert at, out
     described = " ".join(lines[at[0] : at[0] + 3])  # the help follows the option, on its line or the next
     assert says in " ".join(described.split()), out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["init", "--no-home"],
+        ["env"],
+        ["env", "--format", "json"],
+        ["exec", "--", "true"],
+        ["exec", "--init", "--", "true"],
+        ["shell"],
+        ["pip", "list"],
+        ["run", "--", "true"],
+        ["check"],
+    ],
+)
+@pytest.mark.parametrize("where", ["option", "environment"])
+def test_a_relative_venv_is_one_error_everywhere(
+    argv: list, where: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # type: ignore[type-arg]
+) -> None:
+    """One input, one exit code and one message, whichever command is given it."""
+    if where == "option":
+        argv = [argv[0], "--venv", "rel/venv", *argv[1:]]
+    else:
+        monkeypatch.setenv("PYENVBOOT_VENV", "rel/venv")
+    assert main(argv) == errors.EXIT_VENV
+    err = capsys.readouterr().err
+    assert err == "error: venv path 'rel/venv' is relative; use an absolute path (--venv or PYENVBOOT_VENV)\n"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from pyenvboot.runtime.contract import activated_path
 from pyenvboot.runtime.environment import (
     DEFAULT_PATH,
     activation_changes,
@@ -15,7 +16,6 @@ from pyenvboot.runtime.environment import (
     format_sh,
     hook_path,
     image_changes,
-    path_with_first,
     venv_path,
 )
 
@@ -25,13 +25,17 @@ from pyenvboot.runtime.environment import (
     [
         ("/usr/bin:/bin", "/v/bin:/usr/bin:/bin"),
         ("/v/bin:/usr/bin", "/v/bin:/usr/bin"),
-        ("/usr/bin:/v/bin:/bin:/v/bin", "/v/bin:/usr/bin:/bin"),
+        # Named already: the user's order stays (the hook, sourced at every prompt, must not undo it).
+        ("/usr/bin:/v/bin:/bin:/v/bin", "/usr/bin:/v/bin:/bin:/v/bin"),
         ("", "/v/bin"),
-        ("/usr/bin::/bin:", "/v/bin:/usr/bin:/bin"),
+        # Empty entries are the current directory (POSIX XBD 8.3): kept, as a shell's PATH=/v/bin:$PATH keeps them.
+        ("/usr/bin::/bin:", "/v/bin:/usr/bin::/bin:"),
+        (":/usr/bin", "/v/bin::/usr/bin"),
+        (None, "/v/bin:" + DEFAULT_PATH),
     ],
 )
-def test_venv_bin_is_first_and_once(path: str, expected: str) -> None:
-    assert path_with_first(path, "/v/bin") == expected
+def test_venv_bin_is_prepended_unless_named(path: str, expected: str) -> None:
+    assert activated_path(path, "/v/bin", DEFAULT_PATH) == expected
 
 
 def test_activation_is_idempotent() -> None:
@@ -66,7 +70,6 @@ def test_missing_path_gets_a_default() -> None:
         (None, {}, "/opt/venv"),
         (None, {"PYENVBOOT_VENV": "/srv/env/"}, "/srv/env"),
         ("/a//b/", {"PYENVBOOT_VENV": "/srv/env"}, "/a/b"),
-        ("rel/venv", {}, "rel/venv"),
     ],
 )
 def test_venv_path_precedence(explicit: str, environ: dict, expected: str) -> None:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ from typing import Dict, Optional
 import pytest
 
 from pyenvboot.errors import IdentityError
-from pyenvboot.runtime import identity
+from pyenvboot.runtime import identity, state
 from pyenvboot.runtime.identity import append_passwd_entry, choose_home, passwd_line, validate_user_name
 
 
@@ -106,9 +106,9 @@ def test_choose_name(
 def test_the_started_marker_names_this_boot_and_pid_1(tmp_path: Path) -> None:
     with open("/proc/sys/kernel/random/boot_id") as f:
         boot = f.read().strip()
-    marker = identity.started_marker({"TMPDIR": str(tmp_path) + "/"})
+    marker = state.started_marker({"TMPDIR": str(tmp_path) + "/"})
     assert marker is not None and marker.startswith("%s/pyenvboot-started-%s-" % (tmp_path, boot))
     assert marker.rsplit("-", 1)[1].isdigit()
-    assert not identity.in_started_container({"TMPDIR": str(tmp_path)})
-    identity.mark_started({"TMPDIR": str(tmp_path)})
-    assert identity.in_started_container({"TMPDIR": str(tmp_path)})
+    assert not state.in_started_container({"TMPDIR": str(tmp_path)})
+    state.mark_started({"TMPDIR": str(tmp_path)})
+    assert state.in_started_container({"TMPDIR": str(tmp_path)})

@@ -1,0 +1,165 @@
+"""Passwd entries: safe names and lines, appending to /etc/passwd, nss_wrapper's private copy.
+
+The files a nameless UID's name is written to (see :func:`pyenvboot.runtime.identity.record_identity`).
+Standard library only and cheap: this runs on every container start of such a UID.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+from pyenvboot.errors import IdentityError
+from pyenvboot.runtime.contract import NSS_WRAPPER_DIRS
+
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
+
+PASSWD = "/etc/passwd"
+NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
+NAME_REST = NAME_FIRST | frozenset("0123456789-.")
+
+
+def validate_user_name(name: str, source: str = "PYENVBOOT_USER") -> str:
+    """``name`` if it is a safe login name, else :class:`IdentityError`.
+
+    The same rule as Debian's ``useradd`` (lower case, at most 32 characters), which
+    excludes ``:`` and newlines, so a name can never add or alter a passwd line.
+    """
+    if not 0 < len(name) <= 32 or name[0] not in NAME_FIRST or any(c not in NAME_REST for c in name):
+        raise IdentityError(
+            "refusing user name %r from %s: use 1-32 characters of a-z, 0-9, '_', '-', '.',"
+            " starting with a letter or '_'" % (name, source)
+        )
+    return name
+
+
+def passwd_line(name: str, uid: int, gid: int, home: str, shell: str = "/bin/sh") -> str:
+    """One ``/etc/passwd`` line; refuses uid 0 and any field that could split the line."""
+    if uid == 0:
+        raise IdentityError("refusing to write a passwd entry for uid 0")
+    fields = [name, "x", str(uid), str(gid), "pyenvboot user", home, shell]
+    for field in fields:
+        if ":" in field or "\n" in field or "\r" in field:
+            raise IdentityError(
+                "refusing passwd entry: %r contains ':' or a newline; choose another"
+                " PYENVBOOT_HOME or user name" % field
+            )
+    return ":".join(fields) + "\n"
+
+
+def check_shared_library(path: str) -> str:
+    """``path`` if it is an ELF file that LD_PRELOAD can take whole (a hostile value is not)."""
+    try:
+        with open(path, "rb") as f:
+            elf = f.read(4) == b"\x7fELF"
+    except OSError as exc:
+        elf, why = False, exc.strerror
+    else:
+        why = "not a shared library"
+    if not elf or not path.startswith("/") or any(c in path for c in " \t\n:"):
+        raise IdentityError(
+            "PYENVBOOT_NSS_WRAPPER=%r: %s; give the absolute path of libnss_wrapper.so, or set it empty"
+            " to not use nss_wrapper" % (path, why if not elf else "not an absolute path without spaces or ':'")
+        )
+    return path
+
+
+def find_nss_wrapper(environ: Mapping[str, str]) -> Optional[str]:
+    """Path of ``libnss_wrapper.so`` ($PYENVBOOT_NSS_WRAPPER, else the usual lib dirs)."""
+    explicit = environ.get("PYENVBOOT_NSS_WRAPPER")
+    if explicit is not None:
+        return check_shared_library(explicit) if explicit else None
+    dirs = list(NSS_WRAPPER_DIRS)
+    try:
+        dirs[1:1] = ["/usr/lib/" + d for d in os.listdir("/usr/lib") if d.endswith("-linux-gnu")]
+    except OSError:
+        pass
+    for directory in dirs:
+        candidate = directory + "/libnss_wrapper.so"
+        if os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    offset = 0
+    while True:
+        chunk = os.pread(fd, 65536, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def _has_uid_or_name(content: bytes, uid: int, name: str) -> Optional[str]:
+    """Which of uid or name already has an entry in passwd ``content``, if any."""
+    for raw in content.splitlines():
+        parts = raw.split(b":")
+        if len(parts) < 3:
+            continue
+        if parts[2] == str(uid).encode():
+            return "uid"
+        if parts[0] == name.encode():
+            return "name"
+    return None
+
+
+def append_passwd_entry(path: str, line: str, uid: int, name: str) -> bool:
+    """Append ``line`` to the passwd file at ``path`` under an exclusive lock.
+
+    Returns False when an entry for ``uid`` appeared meanwhile (a concurrent
+    ``docker exec``); refuses when ``name`` is taken.
+    """
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        content = _read_fd(fd)
+        clash = _has_uid_or_name(content, uid, name)
+        if clash == "uid":
+            return False
+        if clash == "name":
+            raise IdentityError(
+                "refusing passwd entry: user name %r already exists in %s; set PYENVBOOT_USER"
+                " to an unused name" % (name, path)
+            )
+        data = line.encode()
+        if content and not content.endswith(b"\n"):
+            data = b"\n" + data
+        os.write(fd, data)
+        return True
+    finally:
+        os.close(fd)
+
+
+def write_nss_passwd(directory: str, line: str) -> str:
+    """A private copy of /etc/passwd plus ``line``, written atomically, for nss_wrapper."""
+    try:
+        with open(PASSWD, "rb") as f:
+            content = f.read()
+    except OSError:
+        content = b""
+    if content and not content.endswith(b"\n"):
+        content += b"\n"
+    target = directory + "/passwd"
+    tmp = "%s.%d" % (target, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, content + line.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    return target
+
+
+def name_owner(name: str) -> Optional[int]:
+    """The UID whose passwd entry (through NSS) is ``name``, or None."""
+    try:
+        return pwd.getpwnam(name).pw_uid
+    except KeyError:
+        return None

@@ -1,0 +1,117 @@
+"""What pyenvboot leaves in TMPDIR: the started-container marker, the private runtime dir, the identity cache.
+
+Standard library only and cheap: this runs on every container start.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pyenvboot.runtime.contract import IDENTITY_CACHE, cache_text
+
+# typing costs ~5 ms of imports; the exec path only needs it for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
+
+
+def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
+    """A private per-UID directory under TMPDIR for files the identity needs.
+
+    Refuses a pre-existing path that is a symlink or not ours, so another user
+    cannot redirect what we write.
+    """
+    base = environ.get("TMPDIR") or "/tmp"
+    path = "%s/pyenvboot-%d" % (base.rstrip("/") or "", uid)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    if not (st.st_uid == uid and (st.st_mode & 0o170000) == 0o040000):
+        return None
+    return path
+
+
+def started_marker(environ: Mapping[str, str]) -> Optional[str]:
+    """The file that says "a container was started here", for this container only.
+
+    Build steps must not write identity into the image (a passwd line, an nss_wrapper
+    file, the hook's cache), but a ``RUN bash -c`` step runs the same hook as a
+    ``docker exec`` shell. What tells them apart: a started container ran its
+    ENTRYPOINT, ``pyenvboot exec``, which leaves this marker. Its name holds the
+    kernel's boot id and the start time of the pid namespace's PID 1 (field 22 of
+    ``/proc/1/stat``, proc(5)), so a marker left in a layer by an earlier step, or
+    copied with ``docker commit``, names another PID 1 and does not count.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        with open("/proc/1/stat") as f:
+            start = f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+    return "%s/pyenvboot-started-%s-%s" % ((environ.get("TMPDIR") or "/tmp").rstrip("/"), boot, start)
+
+
+def mark_started(environ: Mapping[str, str]) -> None:
+    """``pyenvboot exec`` starts the container: leave :func:`started_marker` (best effort)."""
+    marker = started_marker(environ)
+    if marker is None or os.path.exists(marker):
+        return  # an existing one may be another UID's: O_CREAT on it fails in a sticky /tmp (protected_regular)
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644))
+    except OSError:
+        pass
+
+
+def in_started_container(environ: Mapping[str, str]) -> bool:
+    """Did ``pyenvboot exec`` start this container (so this is no build step)?"""
+    marker = started_marker(environ)
+    return marker is not None and os.path.exists(marker)
+
+
+def private_home(uid: int, environ: Mapping[str, str]) -> Optional[str]:
+    """The private home in the runtime dir, made if missing; None when it cannot be."""
+    private = runtime_dir(uid, environ)
+    if private is None:
+        return None
+    home = private + "/home"
+    try:
+        os.mkdir(home, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    return home
+
+
+def cache_identity(
+    uid: int, environ: Mapping[str, str], name: str, home: Optional[str], exports: str, warning: str
+) -> None:
+    """Leave a nameless UID's identity as sh in the private runtime dir for the shell hook.
+
+    ``docker exec`` shells of that UID then source it instead of starting Python on
+    every ``bash -c`` (see :func:`pyenvboot.runtime.contract.cache_text`). Best
+    effort: without it the hook runs pyenvboot.
+    """
+    private = runtime_dir(uid, environ)
+    if private is None:
+        return
+    target = private + "/" + IDENTITY_CACHE
+    text = cache_text(environ, name, home if home == private + "/home" else None, exports, warning)
+    tmp = "%s.%d" % (target, os.getpid())
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except OSError:
+        pass
