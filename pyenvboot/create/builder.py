@@ -35,7 +35,7 @@ from pyenvboot.errors import CreateError, PermissionPolicyError, VenvError
 from pyenvboot.permissions.policy import fix_tree, refuse_system_path
 from pyenvboot.runtime import guard
 from pyenvboot.runtime.launcher import choose_form, shebang_problem
-from pyenvboot.venv.config import format_cfg, read_cfg
+from pyenvboot.venv.config import format_cfg, format_version, read_cfg
 from pyenvboot.venv.files import symlink_atomic, write_atomic
 from pyenvboot.venv.lock import locked
 
@@ -244,7 +244,7 @@ class VenvBuilder:
             {
                 "home": os.path.dirname(info.executable),
                 "include-system-site-packages": "false",
-                "version": ".".join(map(str, info.version)),
+                "version": format_version(info.version),
                 "executable": info.realpath,
                 "pyenvboot": __version__,
             }

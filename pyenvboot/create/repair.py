@@ -18,17 +18,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from typing import List, Optional, Sequence
+from typing import List, Mapping, Optional, Tuple
 
 from pyenvboot.create import seed
 from pyenvboot.create.interpreter import Interpreter
 from pyenvboot.errors import VenvError
 from pyenvboot.packages.dists import Distribution, abi_bound, read_distributions
-from pyenvboot.venv.config import cfg_version, read_cfg
-
-
-def dotted(version: Sequence[int]) -> str:
-    return ".".join(map(str, version))
+from pyenvboot.venv.config import cfg_version, format_version, read_cfg
 
 
 def current_minor(venv: str) -> Optional[str]:
@@ -47,6 +43,12 @@ def current_minor(venv: str) -> Optional[str]:
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
+def made_for(cfg: Mapping[str, str]) -> Tuple[str, str]:
+    """(version, minor) of the Python the venv was made for, as its pyvenv.cfg says; ("", "") when it does not."""
+    old = cfg_version(cfg)
+    return (format_version(old), format_version(old[:2])) if old else ("", "")
+
+
 def refuse_minor_change(venv: str, info: Interpreter, explicit_python: bool) -> None:
     """Refuse another minor version while the venv's own base still works; otherwise repair follows.
 
@@ -54,13 +56,11 @@ def refuse_minor_change(venv: str, info: Interpreter, explicit_python: bool) -> 
     likely a mistake. A base that is gone, or that now is another minor (as
     ``/usr/bin/python3`` after a release upgrade), is what :func:`follow_base` is for.
     """
-    old = cfg_version(read_cfg(venv) or {})
-    if old is None or dotted(old[:2]) == info.minor or not explicit_python:
-        return
-    if current_minor(venv) == dotted(old[:2]):
+    old, old_minor = made_for(read_cfg(venv) or {})
+    if old and old_minor != info.minor and explicit_python and current_minor(venv) == old_minor:
         raise VenvError(
             "%s was made by Python %s but --python is %s; pass --python for %s, or move the venv"
-            " away and run init again" % (venv, dotted(old), info.minor, dotted(old[:2]))
+            " away and run init again" % (venv, old, info.minor, old_minor)
         )
 
 
@@ -71,23 +71,22 @@ def follow_base(venv: str, info: Interpreter, pip: Optional[seed.PipSource]) -> 
     Returns the actions taken, for the summary; none when the base is the one the venv was made for.
     """
     cfg = read_cfg(venv) or {}
-    old = cfg_version(cfg)
-    new = dotted(info.version)
+    old, old_minor = made_for(cfg)
+    new = format_version(info.version)
     link = os.path.join(venv, "bin", "python")
     dangling = os.path.islink(link) and not os.path.exists(link)
     old_exe = os.readlink(link) if os.path.islink(link) else cfg.get("executable", "")
-    if old is not None and dotted(old[:2]) != info.minor:
-        old_minor = dotted(old[:2])
+    if old_minor and old_minor != info.minor:
         actions = move_site_packages(venv, old_minor, info.purelib)
         actions += set_aside_incompatible(venv, info.purelib, info.version[1], old_minor)
         remove_stale_links(venv, info.minor)
         if pip is not None:
             actions += refresh_pip(venv, info, pip)
-        return ["repaired: base Python %s -> %s (%s)" % (dotted(old), new, info.executable)] + actions
-    if dangling or (old is not None and dotted(old) != new) or (old_exe and os.path.realpath(link) != info.realpath):
+        return ["repaired: base Python %s -> %s (%s)" % (old, new, info.executable)] + actions
+    if dangling or (old and old != new) or (old_exe and os.path.realpath(link) != info.realpath):
         return [
             "repaired: base Python %s (%s%s) -> %s (%s)"
-            % (dotted(old) if old else "?", old_exe or "?", ", missing" if dangling else "", new, info.executable)
+            % (old or "?", old_exe or "?", ", missing" if dangling else "", new, info.executable)
         ]
     return []
 
