@@ -7,9 +7,9 @@ So that no later process (a root ``pip list`` at umask 022 above all) writes a
 from __future__ import annotations
 
 import os
-import subprocess
 from typing import List
 
+from pyenvboot.create.interpreter import run_code
 from pyenvboot.errors import CreateError
 from pyenvboot.runtime.guard import PID1_MODULE
 from pyenvboot.runtime.launcher import LIB_RELPATH, PACKAGES
@@ -56,11 +56,9 @@ def compile_seeded(python: str, venv: str, root: str, paths: List[str]) -> None:
     Up-to-date byte code is left alone, so an update of a compiled venv costs a
     stat per module; a pip that another run upgraded is compiled as it stands.
     """
-    argv = [python, "-I", "-c", COMPILE, venv, root] + paths
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-    if proc.returncode != 0:
-        lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+    problem = run_code(python, COMPILE, [venv, root] + paths)
+    if problem:
         raise CreateError(
             "cannot byte-compile what init seeded into %s (%s); free space or fix the files and run init again"
-            % (venv, lines[-1] if lines else "exit status %d" % proc.returncode)
+            % (venv, problem)
         )

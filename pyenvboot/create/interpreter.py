@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 from dataclasses import dataclass
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Sequence
 
 from pyenvboot.errors import InterpreterError
 
@@ -86,3 +86,13 @@ def probe(python: str, venv: str) -> Interpreter:
             "%s is Python %s; pyenvboot needs CPython >= 3.8" % (python, ".".join(map(str, data["version"])))
         )
     return info
+
+
+def run_code(python: str, code: str, args: Sequence[str]) -> Optional[str]:
+    """Run ``code`` in ``python -I`` with ``args``: None when it succeeds, else why not (its last line of output)."""
+    argv = [python, "-I", "-c", code, *args]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
+    if proc.returncode == 0:
+        return None
+    lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else "exit status %d" % proc.returncode

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
-from pyenvboot.create.interpreter import Interpreter
+from pyenvboot.create.interpreter import Interpreter, run_code
 from pyenvboot.errors import CreateError
 from pyenvboot.runtime.environment import hook_path
 from pyenvboot.runtime.hook import render_hook
@@ -46,13 +45,10 @@ def write_activate_scripts(python: str, venv: str, root: str, prompt: str, info:
     bin_dir = os.path.join(scratch, "bin")
     os.makedirs(bin_dir, exist_ok=True)
     try:
-        argv = [python, "-I", "-c", ACTIVATE, venv, bin_dir, prompt, info.executable, info.purelib]
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False)
-        if proc.returncode != 0:
-            lines = proc.stdout.decode("utf-8", "replace").strip().splitlines()
+        problem = run_code(python, ACTIVATE, [venv, bin_dir, prompt, info.executable, info.purelib])
+        if problem:
             raise CreateError(
-                "cannot write the activate scripts of %s (%s); free space and run init again"
-                % (venv, lines[-1] if lines else "exit status %d" % proc.returncode)
+                "cannot write the activate scripts of %s (%s); free space and run init again" % (venv, problem)
             )
         if live:
             for name in sorted(os.listdir(bin_dir)):
