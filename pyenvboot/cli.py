@@ -159,6 +159,7 @@ class _Parser:
         )
         return parser
 
+
 def _init_parser(p: "argparse.ArgumentParser", venv_opt: "Callable[[argparse.ArgumentParser], None]") -> None:
     """``init``'s options."""
     from pyenvboot.create import CREATORS
