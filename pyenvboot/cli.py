@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_USAGE, PyenvbootError, UsageError
+from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, PyenvbootError, UsageError
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -302,10 +302,16 @@ def _cmd_pip(args: Sequence[str]) -> int:
         venv, args = args[0][len("--venv=") :], args[1:]
     if not args:
         raise UsageError("pip: give pip's arguments, e.g. 'pyenvboot pip install -r requirements.txt'")
+    from pyenvboot.errors import VerifyError
     from pyenvboot.packages.verify import after_pip
 
     venv = venv_path(venv, os.environ)
-    return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
+    try:
+        return run_pip(venv, args, os.environ, after=after_pip(venv, args, os.environ))
+    except VerifyError as exc:
+        for line in exc.lines:
+            print("error: " + line, file=sys.stderr)
+        return exc.exit_code
 
 
 def _cmd_run(args: Sequence[str]) -> int:
@@ -320,10 +326,13 @@ def _cmd_run(args: Sequence[str]) -> int:
 
 
 def _cmd_check(ns: "argparse.Namespace") -> int:
-    from pyenvboot.diagnosis.check import run_check
+    from pyenvboot.diagnosis.check import diagnose
+    from pyenvboot.diagnosis.report import render
     from pyenvboot.runtime.environment import venv_path
 
-    return run_check(venv_path(ns.venv, os.environ), ns.requirements, ns.group, ns.json)
+    report = diagnose(venv_path(ns.venv, os.environ), ns.requirements, ns.group, os.environ)
+    sys.stdout.write(render(report, ns.json))
+    return 0 if report.healthy else EXIT_FAILURE  # 1: check found problems
 
 
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:

@@ -7,8 +7,12 @@ calls ``sys.exit``.
 
 from __future__ import annotations
 
-# Exit codes, documented in the README's CLI reference.
-EXIT_OK = 0
+# typing costs ~5 ms of imports and the exec path imports this module: types only for type checkers.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Sequence
+
+# Exit codes, documented in the README's CLI reference; 0 is success.
 EXIT_FAILURE = 1  # generic failure; `check` found problems
 EXIT_USAGE = 2  # bad command line (argparse's convention)
 EXIT_VENV = 3  # venv missing, not a venv, or unusable
@@ -67,7 +71,13 @@ class CreateError(PyenvbootError):
 
 
 class VerifyError(PyenvbootError):
+    """Requirements not met after pip: ``lines`` holds one line per problem, each reported as ``error: ...``."""
+
     exit_code = EXIT_VERIFY
+
+    def __init__(self, message: str, lines: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.lines = list(lines) or [message]
 
 
 class CommandNotFound(PyenvbootError):

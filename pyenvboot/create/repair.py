@@ -24,6 +24,7 @@ from pyenvboot.create import seed
 from pyenvboot.create.interpreter import Interpreter
 from pyenvboot.errors import VenvError
 from pyenvboot.packages.dists import Distribution, abi_bound, read_distributions
+from pyenvboot.packages.versions import version_key
 from pyenvboot.venv.config import cfg_version, format_version, read_cfg
 
 
@@ -97,8 +98,7 @@ def refresh_pip(venv: str, info: Interpreter, pip: seed.PipSource) -> List[str]:
     wheel = pip.wheel(info)
     if current is None or wheel is None:
         return []
-    have = [int(p) if p.isdigit() else 0 for p in current.version.split(".")]
-    if seed.wheel_version(wheel) <= have:
+    if seed.wheel_version(wheel) <= version_key(current.version):
         return []
     seed.remove_distribution(current, venv)
     pip.install(venv, venv, info.purelib, info)

@@ -20,12 +20,13 @@ import subprocess
 import zipfile
 from dataclasses import dataclass
 from email.parser import HeaderParser
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pyenvboot.create.interpreter import Interpreter
 from pyenvboot.create.wheel import console_scripts, install_wheel, open_wheel, write_console_scripts
 from pyenvboot.errors import CreateError
 from pyenvboot.packages.dists import Distribution, read_distributions
+from pyenvboot.packages.versions import version_key
 from pyenvboot.venv.files import remove_path as remove_path  # re-exported: installers.pip imports it from here
 from pyenvboot.venv.files import scratch_name
 
@@ -33,13 +34,10 @@ CARRIED_DIR = "seed-wheels"  # where scripts/build-zipapp puts the pip wheels th
 DEBIAN_WHEELS = "/usr/share/python-wheels"
 
 
-def wheel_version(path: str) -> List[int]:
-    """The numeric version in a wheel's file name, for picking the newest pip."""
+def wheel_version(path: str) -> Tuple[int, Any]:
+    """The version in a wheel's file name (PEP 427: ``NAME-VERSION-...``) as a sort key, for picking the newest pip."""
     parts = os.path.basename(path).split("-")
-    out: List[int] = []
-    for piece in parts[1].split(".") if len(parts) > 1 else []:
-        out.append(int(piece) if piece.isdigit() else 0)
-    return out
+    return version_key(parts[1] if len(parts) > 1 else "")
 
 
 def wheel_requires_python(path: str) -> Optional[str]:

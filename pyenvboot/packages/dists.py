@@ -1,10 +1,34 @@
-"""Installed distributions, read from their metadata files.
+"""Installed distributions in one directory, read with ``importlib.metadata``.
 
 ``check``, the pip verification and the repair after a Python upgrade look at a
 venv from outside: the venv's python may be another version than the one running
-pyenvboot, so its ``importlib.metadata`` is not ours to import. ``*.dist-info``
-and ``*.egg-info`` (Debian's ``dist-packages`` is full of those) are plain files
-read with the standard library.
+pyenvboot, but its metadata files are plain files, and
+``importlib.metadata.Distribution.at(path)`` of the Python running pyenvboot reads
+them: name, version, requirements (a ``.dist-info``'s Requires-Dist, an
+``.egg-info``'s requires.txt as PEP 508 strings), extras, the WHEEL file. On 151
+real distributions (a venv, Debian's dist-packages with its egg-infos, a pyenv
+site-packages) it gives the answers the hand-written reader gave, on 3.8 to 3.13;
+the one difference is textual: a requires.txt ``[:marker]`` section comes out as
+``dep; marker``, not ``dep; (marker)``.
+
+Still written here, because importlib.metadata does not answer it:
+
+- which metadata directories a site-packages holds, and their paths: repair
+  moves a ``.dist-info`` and check names it, and ``distributions(path=[site])``
+  gives no public path for a distribution (only ``locate_file``, the site);
+- the installed files: ``Distribution.files`` drops RECORD entries missing on
+  disk from 3.12 on (a resumed set-aside needs the ones already moved, for the
+  directories they leave empty), and before 3.12 reads an ``.egg-info``'s
+  SOURCES.txt (the source tree) instead of installed-files.txt;
+- whether a distribution is bound to one CPython ABI (:func:`abi_bound`).
+
+Cost, measured side by side (min of 15 runs, 2-core machine under load): reading
+151 distributions takes 120-210 ms against 60-80 ms for the old HeaderParser
+reader (the full email parser also walks every description), 19 (a typical
+app venv) 10-20 ms against 7-17 ms; importing importlib.metadata adds 7 ms (3.11)
+to 35 ms (3.13). ``check`` and the verification after ``pyenvboot pip install``
+pay it once per run, next to starting the venv's python; the ``exec`` path never
+imports this module.
 """
 
 from __future__ import annotations
@@ -56,56 +80,30 @@ def _read_text(path: str) -> Optional[str]:
         return None
 
 
-def _requires_txt(text: str) -> List[str]:
-    """setuptools' ``requires.txt`` (``[extra:marker]`` sections) as PEP 508 strings."""
-    out: List[str] = []
-    extra, marker = "", ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            extra, _, marker = line[1:-1].partition(":")
-            extra, marker = extra.strip(), marker.strip()
-            continue
-        conditions = []
-        if marker:
-            conditions.append("(%s)" % marker)
-        if extra:
-            conditions.append('extra == "%s"' % extra)
-        out.append(line + ("; " + " and ".join(conditions) if conditions else ""))
-    return out
-
-
-def _name_from_dir(basename: str) -> str:
-    return basename.rsplit(".", 1)[0].split("-")[0]
-
-
 def read_distribution(path: str) -> Optional[Distribution]:
     """The distribution whose metadata is at ``path`` (a .dist-info or .egg-info), or None."""
-    location = os.path.dirname(path)
+    import importlib.metadata
+
     basename = os.path.basename(path)
-    egg = basename.endswith(".egg-info")
-    if os.path.isdir(path):
-        text = _read_text(os.path.join(path, "PKG-INFO" if egg else "METADATA"))
-    elif egg:  # distutils wrote PKG-INFO as a single file
-        text = _read_text(path)
-    else:
+    if basename.endswith(".dist-info") and not os.path.isdir(path):
+        return None  # only an .egg-info may be a single file (distutils' PKG-INFO)
+    meta = importlib.metadata.Distribution.at(path)
+    message = meta.metadata
+    if not message:  # no METADATA / PKG-INFO: empty (importlib_metadata >= 8: None)
         return None
-    if text is None:
-        return None
-    msg = HeaderParser().parsestr(text)
-    name = (msg.get("Name") or _name_from_dir(basename)).strip()
-    version = (msg.get("Version") or "").strip()
-    dist = Distribution(name=name, version=version, path=path, location=location)
-    dist.requires = [r.strip() for r in msg.get_all("Requires-Dist") or []]
-    dist.extras = [e.strip() for e in msg.get_all("Provides-Extra") or []]
-    if egg and os.path.isdir(path):
-        requires = _read_text(os.path.join(path, "requires.txt"))
-        if requires and not dist.requires:
-            dist.requires = _requires_txt(requires)
-    elif not egg:
-        wheel = _read_text(os.path.join(path, "WHEEL")) or ""
+
+    def header(key: str) -> str:  # 3.12 warns about [] on a missing key, which is to raise KeyError one day
+        return str(message[key]).strip() if key in message else ""
+
+    name = header("Name") or basename.rsplit(".", 1)[0].split("-")[0]
+    dist = Distribution(name=name, version=header("Version"), path=path, location=os.path.dirname(path))
+    # Requirements as meta.requires gives them, without parsing the metadata a second time for a .dist-info:
+    # Requires-Dist lines, else (an .egg-info) setuptools' requires.txt turned into PEP 508 strings.
+    requires = message.get_all("Requires-Dist") or (meta.requires if basename.endswith(".egg-info") else None)
+    dist.requires = [r.strip() for r in requires or []]
+    dist.extras = [e.strip() for e in message.get_all("Provides-Extra") or []]
+    if basename.endswith(".dist-info"):
+        wheel = meta.read_text("WHEEL") or ""
         dist.tags = [t.strip() for t in HeaderParser().parsestr(wheel).get_all("Tag") or []]
     return dist
 

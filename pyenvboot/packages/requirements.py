@@ -23,13 +23,9 @@ from packaging.version import InvalidVersion, Version
 
 from pyenvboot.errors import UsageError
 from pyenvboot.packages.dists import Distribution
+from pyenvboot.packages.pipoptions import FILE_VALUE
 
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar")
-# Options of requirement files that take a value and say nothing about what must be installed.
-VALUE_OPTIONS = {
-    "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--no-binary", "--only-binary",
-    "--trusted-host", "--use-feature", "--config-settings", "-C", "--global-option", "--hash",
-}  # fmt: skip
 
 
 @dataclass
@@ -161,7 +157,6 @@ def parse_file(
         raise UsageError("cannot read requirements file %s: %s" % (name, reason)) from None
     reading.add(real)
     pins: List[Pin] = []
-    base = os.path.dirname(path)
     for number, raw in logical_lines(text):
         origin = "%s:%d" % (name, number)
         line = _expand_env(raw, environ)
@@ -170,56 +165,71 @@ def parse_file(
             pin = parse_spec(spec, origin, constraint)
             if pin is not None:
                 pins.append(pin)
-            continue
-        try:
-            words = shlex.split(options)
-        except ValueError as exc:
-            raise UsageError("%s: cannot parse %r: %s" % (origin, options, exc)) from None
-        i = 0
-        while i < len(words):
-            word, value = words[i], None
-            for short, long in (("-r", "--requirement"), ("-c", "--constraint"), ("-e", "--editable")):
-                if word in (short, long):
-                    if i + 1 >= len(words):
-                        raise UsageError("%s: %s needs a value" % (origin, word))
-                    value, i = words[i + 1], i + 1
-                elif word.startswith(long + "="):
-                    value = word[len(long) + 1 :]
-                elif word.startswith(short) and len(word) > 2 and not word.startswith("--"):
-                    value = word[2:]
-                else:
-                    continue
-                if short == "-e":
-                    name_ = egg_name(value) if looks_like_path(value) else None
-                    if name_:
-                        pins.append(Pin(Requirement(name_), origin, constraint))
-                    elif not looks_like_path(value):
-                        pin = parse_spec(value, origin, constraint)
-                        if pin is not None:
-                            pins.append(pin)
-                else:
-                    nested = value if value.startswith("/") or "://" in value else os.path.join(base, value)
-                    shown = (
-                        value if os.path.isabs(value) else os.path.normpath(os.path.join(os.path.dirname(name), value))
-                    )
-                    pins += parse_file(nested, environ, short == "-c", shown, reading)
-                break
-            else:
-                if word in VALUE_OPTIONS and i + 1 < len(words):
-                    i += 1  # skip the option's value
-            i += 1
+        else:
+            pins += _option_pins(options, origin, (path, name), environ, constraint, reading)
     reading.discard(real)
+    return pins
+
+
+def _option_pins(
+    options: str,
+    origin: str,
+    where: Tuple[str, str],
+    environ: Mapping[str, str],
+    constraint: bool,
+    reading: Set[str],
+) -> List[Pin]:
+    """The requirements an options line adds: ``-r``/``-c`` files (read relative to ``where``'s
+    file; the second item is its name as shown) and ``-e`` projects; other options are skipped."""
+    try:
+        words = shlex.split(options)
+    except ValueError as exc:
+        raise UsageError("%s: cannot parse %r: %s" % (origin, options, exc)) from None
+    path, name = where
+    pins: List[Pin] = []
+    i = 0
+    while i < len(words):
+        word, value = words[i], None
+        for short, long in (("-r", "--requirement"), ("-c", "--constraint"), ("-e", "--editable")):
+            if word in (short, long):
+                if i + 1 >= len(words):
+                    raise UsageError("%s: %s needs a value" % (origin, word))
+                value, i = words[i + 1], i + 1
+            elif word.startswith(long + "="):
+                value = word[len(long) + 1 :]
+            elif word.startswith(short) and len(word) > 2 and not word.startswith("--"):
+                value = word[2:]
+            else:
+                continue
+            if short == "-e":
+                pin = parse_spec(value, origin, constraint)  # a path or URL counts only with #egg=name
+                pins += [pin] if pin is not None else []
+            else:
+                base = os.path.dirname(path)
+                nested = value if value.startswith("/") or "://" in value else os.path.join(base, value)
+                shown = value if os.path.isabs(value) else os.path.normpath(os.path.join(os.path.dirname(name), value))
+                pins += parse_file(nested, environ, short == "-c", shown, reading)
+            break
+        else:
+            if word in FILE_VALUE and i + 1 < len(words):
+                i += 1  # skip the option's value
+        i += 1
     return pins
 
 
 # -- evaluation ---------------------------------------------------------------------------
 
 
+def canonical(name: str) -> str:
+    """A project name as PEP 503 compares it (``Jinja_2`` and ``jinja-2`` are one project)."""
+    return str(canonicalize_name(name))
+
+
 def by_name(dists: Iterable[Distribution]) -> Dict[str, List[Distribution]]:
     """Distributions grouped by canonical name; more than one means a broken install."""
     out: Dict[str, List[Distribution]] = OrderedDict()
     for dist in dists:
-        out.setdefault(canonicalize_name(dist.name), []).append(dist)
+        out.setdefault(canonical(dist.name), []).append(dist)
     return out
 
 
@@ -267,7 +277,7 @@ def closure_problems(
     queue = list(start)
     while queue:
         dist, extra = queue.pop(0)
-        key = (canonicalize_name(dist.name), extra)
+        key = (canonical(dist.name), extra)
         if key in seen:
             continue
         seen.add(key)
@@ -279,13 +289,13 @@ def closure_problems(
                 continue
             if not applies(req, env, extra):
                 continue
-            target = installed.get(canonicalize_name(req.name))
+            target = installed.get(canonical(req.name))
             if target is None or not version_ok(target.version, req.specifier):
                 problems.append(Unmet(_label(dist, extra), bare(req), str(target) if target else None))
                 continue
             if follow:
                 queue.append((target, ""))
-                queue.extend((target, canonicalize_name(e)) for e in sorted(req.extras))
+                queue.extend((target, canonical(e)) for e in sorted(req.extras))
     return problems
 
 
@@ -299,7 +309,7 @@ def pin_problems(
         req = pin.requirement
         if not applies(req, env):
             continue
-        dist = installed.get(canonicalize_name(req.name))
+        dist = installed.get(canonical(req.name))
         ok = dist is not None and version_ok(dist.version, req.specifier)
         if pin.constraint:
             if dist is not None and not ok:
@@ -309,7 +319,7 @@ def pin_problems(
             problems.append(Unmet(pin.origin, bare(req), str(dist) if dist else None, "pin"))
             continue
         wanted.append((dist, ""))
-        wanted.extend((dist, canonicalize_name(e)) for e in sorted(req.extras))
+        wanted.extend((dist, canonical(e)) for e in sorted(req.extras))
     return problems, wanted
 
 
@@ -318,16 +328,12 @@ def names_wanted(pins: Sequence[Pin], dists: Iterable[Distribution]) -> Dict[str
     out: Dict[str, str] = {}
     for pin in pins:
         if not pin.constraint:
-            out.setdefault(canonicalize_name(pin.requirement.name), pin.origin)
+            out.setdefault(canonical(pin.requirement.name), pin.origin)
     for dist in dists:
         for text in dist.requires:
             try:
                 req = Requirement(text)
             except InvalidRequirement:
                 continue
-            out.setdefault(canonicalize_name(req.name), str(dist))
+            out.setdefault(canonical(req.name), str(dist))
     return out
-
-
-def canonical(name: str) -> str:
-    return str(canonicalize_name(name))

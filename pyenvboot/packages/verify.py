@@ -12,29 +12,15 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, AbstractSet, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from pyenvboot.errors import EXIT_VERIFY
+from pyenvboot.errors import VerifyError
+from pyenvboot.packages.pipoptions import GLOBAL_VALUE, INSTALL_VALUE, SHORT_VALUE
 
 if TYPE_CHECKING:
     from pyenvboot.packages.dists import Distribution
 
-# pip's options that take a value (general options and ``install`` options).
-GLOBAL_VALUE = {
-    "--python", "--log", "--log-file", "--local-log", "--keyring-provider", "--proxy", "--retries", "--timeout",
-    "--exists-action", "--trusted-host", "--cert", "--client-cert", "--cache-dir", "--use-feature",
-    "--use-deprecated", "--resume-retries",
-}  # fmt: skip
-INSTALL_VALUE = GLOBAL_VALUE | {
-    "-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-t", "--target", "--platform",
-    "--python-version", "--implementation", "--abi", "--root", "--prefix", "--src", "--upgrade-strategy", "-C",
-    "--config-settings", "--global-option", "--no-binary", "--only-binary", "--progress-bar", "--root-user-action",
-    "--report", "--group", "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--build-option",
-    "--install-option",
-}  # fmt: skip
-SHORT_VALUE = ("-r", "-c", "-e", "-t", "-C", "-i", "-f")
 # Installing somewhere else than the venv, or not at all: nothing to verify in the venv.
 ELSEWHERE = {"-t", "--target", "--prefix", "--root", "--user", "--dry-run", "-h", "--help"}
 
@@ -49,7 +35,7 @@ class PipInstall:
     no_deps: bool = False
 
 
-def _option(word: str, takes_value: set) -> tuple:  # type: ignore[type-arg]
+def _option(word: str, takes_value: AbstractSet[str]) -> Tuple[str, Optional[str]]:
     """(option name, attached value or None) for ``--opt=value``, ``-rFILE``, ``--opt``."""
     if word.startswith("--"):
         name, eq, value = word.partition("=")
@@ -146,7 +132,10 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str]) -
 
 
 def after_pip(venv: str, args: Sequence[str], environ: Mapping[str, str]) -> Optional[Callable[[int], int]]:
-    """The ``after`` hook for :func:`pyenvboot.installers.pip.run_pip`, or None when there is nothing to verify."""
+    """The ``after`` hook for :func:`pyenvboot.installers.pip.run_pip`, or None when there is nothing to verify.
+
+    The hook raises :class:`VerifyError` with one line per unmet requirement.
+    """
     request = parse_pip_install(args)
     if request is None or not (request.files or request.constraints or request.specs):
         return None
@@ -155,8 +144,8 @@ def after_pip(venv: str, args: Sequence[str], environ: Mapping[str, str]) -> Opt
         if code != 0:
             return code  # pip already failed and said why
         problems = verify_install(venv, request, environ)
-        for line in problems:
-            print("error: " + line, file=sys.stderr)
-        return EXIT_VERIFY if problems else code
+        if problems:
+            raise VerifyError(problems[0], problems)
+        return code
 
     return after

@@ -1,6 +1,8 @@
 """Make ``import packaging`` work for ``check`` and the pip verification.
 
-Requirements are evaluated with ``packaging``, never with home-made version logic.
+Requirements are evaluated with ``packaging``, never with home-made version logic
+(:mod:`pyenvboot.packages.versions` has the one fallback: ordering pip wheels in an
+``init`` without packaging).
 The zipapp carries it and ``pip install pyenvboot[check]`` installs it; a plain
 ``pip install pyenvboot`` does not, but every venv that ``pyenvboot pip`` can run
 in has pip, and pip carries a copy (``pip._vendor.packaging``). That copy is used

@@ -7,7 +7,7 @@ import select
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -101,6 +101,16 @@ def running(
         yield name
     finally:
         engine.remove_container(name)
+
+
+def exec_in(
+    engine: Engine, name: str, user: str, *command: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``exec`` into a running container as ``user`` (``UID:GID``), without the entrypoint: never a traceback."""
+    options = [f"--env={k}={v}" for k, v in (env or {}).items()]
+    result = engine("exec", "--user", user, *options, name, *command, timeout=300)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
 
 
 def wait_for_output(engine: Engine, container: str, text: str, timeout: float = 60) -> str:

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, as_user, run_image, running
+from tests.container.containers import arbitrary_uid, as_user, exec_in, run_image, running
 
 if TYPE_CHECKING:
-    import subprocess
 
     from tests.container.conftest import Engine
     from tests.container.images import Images
@@ -25,13 +24,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.container
 
 VENV = "/opt/venv"
-
-
-def in_container(engine: Engine, name: str, user: str, *command: str) -> subprocess.CompletedProcess[str]:
-    """``exec`` into a running container as ``user`` (``UID:GID``), without the entrypoint."""
-    result = engine("exec", "--user", user, name, *command, timeout=300)
-    assert "Traceback" not in result.stderr, result.stderr
-    return result
 
 
 def problem_lines(output: str) -> list[str]:
@@ -45,7 +37,7 @@ def test_a_uid_outside_the_group_is_told_how_to_start_the_container(engine: Engi
         # What the user hits first: pip cannot change the venv (its own error, a traceback included).
         pip = engine("exec", "--user", f"{uid}:1000", name, "pip", "uninstall", "-y", "pip", timeout=300)
         assert pip.returncode != 0 and "Permission denied" in pip.stderr, pip.stderr
-        check = in_container(engine, name, f"{uid}:1000", "pyenvboot", "check")
+        check = exec_in(engine, name, f"{uid}:1000", "pyenvboot", "check")
         assert check.returncode == 1, check.stdout + check.stderr
         (line,) = problem_lines(check.stdout)
         assert f"uid {uid} is not in group 0" in line and "can run" in line and "not install" in line, line
@@ -61,33 +53,33 @@ def test_an_entry_of_another_uid_is_for_root_to_fix(engine: Engine, images: Imag
     writer, caller = arbitrary_uid(), arbitrary_uid()
     with running(engine, images.example("debian12"), "sleep", "infinity", options=as_user(caller)) as name:
         # A plain exec'd shell step with the default umask, as uv leaves its .lock.
-        made = in_container(engine, name, f"{writer}:0", "sh", "-c", f"umask 022 && : > {VENV}/.lock")
+        made = exec_in(engine, name, f"{writer}:0", "sh", "-c", f"umask 022 && : > {VENV}/.lock")
         assert made.returncode == 0, made.stderr
-        check = in_container(engine, name, f"{caller}:0", "pyenvboot", "check")
+        check = exec_in(engine, name, f"{caller}:0", "pyenvboot", "check")
         assert check.returncode == 1, check.stdout + check.stderr
         (line,) = problem_lines(check.stdout)
         assert f"owned by uid {writer}" in line and f"{VENV}/.lock" in line, line
         assert "only root can change this" in line and "RUN pyenvboot fix-permissions" in line, line
         # The line's root remedy works; afterwards the venv is healthy for the caller.
-        fixed = in_container(engine, name, "0:0", "pyenvboot", "fix-permissions", VENV)
+        fixed = exec_in(engine, name, "0:0", "pyenvboot", "fix-permissions", VENV)
         assert fixed.returncode == 0, fixed.stderr
-        check = in_container(engine, name, f"{caller}:0", "pyenvboot", "check")
+        check = exec_in(engine, name, f"{caller}:0", "pyenvboot", "check")
         assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_fix_permissions_leaves_device_nodes_and_fifos_alone(engine: Engine, images: Images) -> None:
     options = [*as_user(arbitrary_uid()), "--cap-add", "MKNOD"]
     with running(engine, images.example("debian12"), "sleep", "infinity", options=options) as name:
-        made = in_container(
+        made = exec_in(
             engine, name, "0:0", "sh", "-c", f"mknod -m 644 {VENV}/null c 1 3 && mkfifo -m 644 {VENV}/fifo"
         )
         assert made.returncode == 0, made.stderr
-        fixed = in_container(engine, name, "0:0", "pyenvboot", "fix-permissions", VENV)
+        fixed = exec_in(engine, name, "0:0", "pyenvboot", "fix-permissions", VENV)
         assert fixed.returncode == 0, fixed.stderr
         assert f"left alone {VENV}/null" in fixed.stderr and f"left alone {VENV}/fifo" in fixed.stderr, fixed.stderr
-        modes = in_container(engine, name, "0:0", "stat", "-c", "%n %A", f"{VENV}/null", f"{VENV}/fifo").stdout
+        modes = exec_in(engine, name, "0:0", "stat", "-c", "%n %A", f"{VENV}/null", f"{VENV}/fifo").stdout
         assert modes.split() == [f"{VENV}/null", "crw-r--r--", f"{VENV}/fifo", "prw-r--r--"]
-        check = in_container(engine, name, "0:0", "pyenvboot", "check")
+        check = exec_in(engine, name, "0:0", "pyenvboot", "check")
         assert check.returncode == 1
         assert any(f"{VENV}/null" in line and f"{VENV}/fifo" in line for line in problem_lines(check.stdout)), (
             check.stdout

@@ -62,7 +62,7 @@ def test_sdist_holds_the_package_readme_and_build_files_only(dists: Tuple[Path, 
         names = [m.name for m in tf.getmembers() if m.isfile()]
     assert all(n.startswith(root) for n in names), names
     rel = {n[len(root) :] for n in names}
-    modules = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pyenvboot").glob("*.py")}
+    modules = {p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "pyenvboot").rglob("*.py")}
     licences = {p.name for p in REPO_ROOT.glob("LICEN[CS]E*")}
     assert modules | licences | {"README.md", "setup.py", "setup.cfg", "pyproject.toml", "PKG-INFO"} <= rel
     extra = {n for n in rel if not n.startswith(("pyenvboot/", "pyenvboot.egg-info/"))}

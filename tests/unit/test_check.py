@@ -10,19 +10,9 @@ from typing import Dict, List, Optional
 
 import pytest
 
-from pyenvboot.diagnosis.check import (
-    Problem,
-    Report,
-    allowed,
-    blocker,
-    check_isolation,
-    entry_source,
-    format_json,
-    format_text,
-    pip_command,
-    pth_files,
-    stdlib_entry,
-)
+from pyenvboot.diagnosis.isolation import check_isolation, entry_source, pth_files, stdlib_entry
+from pyenvboot.diagnosis.reach import allowed, blocker
+from pyenvboot.diagnosis.report import Problem, Report, format_json, format_text, pip_command
 from pyenvboot.packages.dists import Distribution
 from pyenvboot.packages.verify import parse_pip_install
 from pyenvboot.venv.config import cfg_version
@@ -153,7 +143,7 @@ def test_isolation_names_what_leaks_in_from_outside(tmp_path: Path) -> None:
     )
     own = {"demo": Distribution("demo", "2.0", str(site / "demo-2.0.dist-info"), str(site))}
     wanted = {"jinja2": "requirements.txt:1"}
-    problems = check_isolation(str(venv), {}, facts, own, wanted, lambda n: n.lower(), "pyenvboot pip")
+    problems = check_isolation(str(venv), {}, facts, own, wanted, "pyenvboot pip")
     messages = [p.message for p in problems]
     assert messages == [
         "%s is on sys.path, from PYTHONPATH=%s" % (outside, outside),
@@ -165,7 +155,7 @@ def test_isolation_names_what_leaks_in_from_outside(tmp_path: Path) -> None:
 
 
 def test_system_site_packages_setting_is_a_problem_even_without_facts(tmp_path: Path) -> None:
-    (problem,) = check_isolation("/v", {"include-system-site-packages": "True"}, None, {}, {}, str, "pip")
+    (problem,) = check_isolation("/v", {"include-system-site-packages": "True"}, None, {}, {}, "pip")
     assert "include-system-site-packages = True" in problem.message
     assert problem.fix.startswith("pyenvboot init --venv /v")
 

@@ -9,7 +9,7 @@ from typing import Optional
 import pytest
 
 from pyenvboot.create.builder import VenvBuilder
-from pyenvboot.diagnosis.check import check_launcher
+from pyenvboot.diagnosis.interpreter import check_launcher
 from pyenvboot.errors import VenvError
 from pyenvboot.runtime.launcher import (
     SHEBANG_MAX,

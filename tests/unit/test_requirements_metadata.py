@@ -49,7 +49,7 @@ def test_egg_info_directory_with_requires_txt(tmp_path: Path) -> None:
     (egg / "installed-files.txt").write_text("../jinja2/__init__.py\n")
     dist = read_distribution(str(egg))
     assert dist is not None
-    assert dist.requires == ["MarkupSafe>=0.23", 'Babel>=0.8; extra == "i18n"', 'futures; (python_version < "3")']
+    assert dist.requires == ["MarkupSafe>=0.23", 'Babel>=0.8; extra == "i18n"', 'futures; python_version < "3"']
     assert dist.files == ["jinja2/__init__.py"]
 
 
