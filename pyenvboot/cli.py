@@ -15,7 +15,7 @@ from pyenvboot.errors import EXIT_BROKEN_PIPE, EXIT_FAILURE, EXIT_USAGE, Pyenvbo
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from typing import List, NoReturn, Optional, Sequence, Tuple
+    from typing import Callable, List, NoReturn, Optional, Sequence, Tuple
 
 
 class HelpRequested(Exception):
@@ -92,46 +92,7 @@ class _Parser:
         def venv_opt(p: argparse.ArgumentParser) -> None:
             p.add_argument("--venv", metavar="DIR", help="the venv (default: $PYENVBOOT_VENV, else /opt/venv)")
 
-        p = sub.add_parser("init", help="create or update the venv")
-        venv_opt(p)
-        p.add_argument(
-            "--python",
-            metavar="EXE",
-            help="base interpreter (default: an existing venv's own while it runs, else the one running pyenvboot)",
-        )
-        p.add_argument("--group", metavar="GROUP", help="group that may write the venv (default: 0)")
-        p.add_argument("--without-pip", action="store_true", help="do not install pip")
-        p.add_argument("--pip-wheel", metavar="FILE", help="seed pip from this wheel")
-        p.add_argument("--wheelhouse", metavar="DIR", help="look for a pip wheel here too")
-        p.add_argument(
-            "--creator",
-            choices=["auto", "venv", "virtualenv"],
-            default="auto",
-            help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
-            " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
-        )
-        from pyenvboot.runtime.launcher import LAUNCHER_FORMS
-
-        p.add_argument(
-            "--launcher",
-            choices=LAUNCHER_FORMS,
-            default="auto",
-            help="VENV/bin/pyenvboot, the ENTRYPOINT: sh = a /bin/sh script (fast), python = runs on the venv's"
-            " python (for an image without /bin/sh, e.g. a distroless final stage), auto = sh where /bin/sh exists"
-            " (default)",
-        )
-        p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
-        p.add_argument(
-            "--home",
-            metavar="DIR",
-            help="shared home for UIDs without one (default: $PYENVBOOT_HOME, else /home/pyenvboot)",
-        )
-        p.add_argument("--no-home", action="store_true", help="do not create the shared home")
-        p.add_argument(
-            "--writable-passwd",
-            action="store_true",
-            help="make /etc/passwd group-writable so arbitrary UIDs get a real entry (see SECURITY.md)",
-        )
+        _init_parser(sub.add_parser("init", help="create or update the venv"), venv_opt)
 
         p = sub.add_parser("env", help="print the activation environment")
         venv_opt(p)
@@ -199,20 +160,58 @@ class _Parser:
         return parser
 
 
+def _init_parser(p: "argparse.ArgumentParser", venv_opt: "Callable[[argparse.ArgumentParser], None]") -> None:
+    """``init``'s options."""
+    from pyenvboot.create import CREATORS
+    from pyenvboot.runtime.launcher import LAUNCHER_FORMS
+
+    venv_opt(p)
+    p.add_argument(
+        "--python",
+        metavar="EXE",
+        help="base interpreter (default: an existing venv's own while it runs, else the one running pyenvboot)",
+    )
+    p.add_argument("--group", metavar="GROUP", help="group that may write the venv (default: 0)")
+    p.add_argument("--without-pip", action="store_true", help="do not install pip")
+    p.add_argument("--pip-wheel", metavar="FILE", help="seed pip from this wheel")
+    p.add_argument("--wheelhouse", metavar="DIR", help="look for a pip wheel here too")
+    p.add_argument(
+        "--creator",
+        choices=CREATORS,
+        default="auto",
+        help="where pip comes from: venv = a pip wheel (ensurepip's, Debian's, --pip-wheel, --wheelhouse),"
+        " virtualenv = the base's virtualenv module, auto = a wheel, else virtualenv (default)",
+    )
+    p.add_argument(
+        "--launcher",
+        choices=LAUNCHER_FORMS,
+        default="auto",
+        help="VENV/bin/pyenvboot, the ENTRYPOINT: sh = a /bin/sh script (fast), python = runs on the venv's"
+        " python (for an image without /bin/sh, e.g. a distroless final stage), auto = sh where /bin/sh exists"
+        " (default)",
+    )
+    p.add_argument("--prompt", help="prompt marker (default: the venv's directory name)")
+    p.add_argument(
+        "--home",
+        metavar="DIR",
+        help="shared home for UIDs without one (default: $PYENVBOOT_HOME, else /home/pyenvboot)",
+    )
+    p.add_argument("--no-home", action="store_true", help="do not create the shared home")
+    p.add_argument(
+        "--writable-passwd",
+        action="store_true",
+        help="make /etc/passwd group-writable so arbitrary UIDs get a real entry (see SECURITY.md)",
+    )
+
+
 def _cmd_init(ns: "argparse.Namespace") -> int:
     from pyenvboot.create.builder import VenvBuilder
-    from pyenvboot.create.provision import ensure_home, make_passwd_writable
-    from pyenvboot.permissions.policy import refuse_system_path, resolve_group
+    from pyenvboot.create.provision import shared_home
+    from pyenvboot.permissions.policy import resolve_group
     from pyenvboot.runtime.environment import format_dockerfile, image_changes, venv_path
 
     gid = resolve_group(ns.group)
     venv = venv_path(ns.venv, os.environ)
-    if not ns.no_home:  # refuse a bad home before the venv is made
-        from pyenvboot.create.provision import check_home
-        from pyenvboot.runtime.identity import DEFAULT_HOME
-
-        home = ns.home or os.environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
-        check_home(home)
     builder = VenvBuilder(
         venv,
         python=ns.python,
@@ -223,15 +222,11 @@ def _cmd_init(ns: "argparse.Namespace") -> int:
         prompt=ns.prompt,
         creator=ns.creator,
         launcher=ns.launcher,
+        home=None if ns.no_home else shared_home(ns.home, os.environ),
+        writable_passwd=ns.writable_passwd,
     )
-    refuse_system_path(builder.venv)
-    result = builder.create()
-    for action in result.actions:
+    for action in builder.create().actions:
         print("pyenvboot: " + action)
-    if not ns.no_home:
-        print("pyenvboot: " + ensure_home(home, gid))
-    if ns.writable_passwd:
-        print("pyenvboot: " + make_passwd_writable(gid))
     print("pyenvboot: add these lines to the Dockerfile:")
     sys.stdout.write(format_dockerfile(image_changes(venv)))
     return 0

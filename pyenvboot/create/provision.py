@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import os
 import stat
+from typing import Mapping, Optional
 
 from pyenvboot.errors import PermissionPolicyError
 from pyenvboot.permissions.policy import fix_tree, refuse_system_path
-from pyenvboot.runtime.identity import PASSWD
+from pyenvboot.runtime.identity import DEFAULT_HOME, PASSWD
+
+
+def shared_home(requested: Optional[str], environ: Mapping[str, str]) -> str:
+    """The shared home: ``--home``, else ``$PYENVBOOT_HOME``, else the default."""
+    return requested or environ.get("PYENVBOOT_HOME") or DEFAULT_HOME
 
 
 def check_home(home: str) -> None:

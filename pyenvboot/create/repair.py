@@ -1,4 +1,4 @@
-"""Bring a venv back after its base Python changed under it.
+"""Bring a venv back after its base Python changed under it: the repair stage, in one place.
 
 A patch upgrade or a moved interpreter only needs new links and a new
 ``pyvenv.cfg``. A minor upgrade (3.11 -> 3.12, e.g. a Debian release upgrade
@@ -17,9 +17,92 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import List
+import subprocess
+from typing import List, Mapping, Optional, Tuple
 
+from pyenvboot.create import seed
+from pyenvboot.create.interpreter import Interpreter
+from pyenvboot.errors import VenvError
 from pyenvboot.packages.dists import Distribution, abi_bound, read_distributions
+from pyenvboot.packages.versions import version_key
+from pyenvboot.venv.config import cfg_version, format_version, read_cfg
+
+
+def current_minor(venv: str) -> Optional[str]:
+    """The minor version the venv's python runs now, or None when it does not run."""
+    try:
+        code = "import sys; print('%d.%d' % sys.version_info[:2])"
+        proc = subprocess.run(
+            [os.path.join(venv, "bin", "python"), "-I", "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            check=False,
+            timeout=120,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def made_for(cfg: Mapping[str, str]) -> Tuple[str, str]:
+    """(version, minor) of the Python the venv was made for, as its pyvenv.cfg says; ("", "") when it does not."""
+    old = cfg_version(cfg)
+    return (format_version(old), format_version(old[:2])) if old else ("", "")
+
+
+def refuse_minor_change(venv: str, info: Interpreter, explicit_python: bool) -> None:
+    """Refuse another minor version while the venv's own base still works; otherwise repair follows.
+
+    An explicit ``--python`` 3.12 for a venv whose 3.11 base still runs is most
+    likely a mistake. A base that is gone, or that now is another minor (as
+    ``/usr/bin/python3`` after a release upgrade), is what :func:`follow_base` is for.
+    """
+    old, old_minor = made_for(read_cfg(venv) or {})
+    if old and old_minor != info.minor and explicit_python and current_minor(venv) == old_minor:
+        raise VenvError(
+            "%s was made by Python %s but --python is %s; pass --python for %s, or move the venv"
+            " away and run init again" % (venv, old, info.minor, old_minor)
+        )
+
+
+def follow_base(venv: str, info: Interpreter, pip: Optional[seed.PipSource]) -> List[str]:
+    """Follow a base Python that changed: patch upgrade, moved or removed interpreter, minor upgrade.
+
+    ``pip``: where a pip older than the new base's comes from (None: the venv has no pip of ours).
+    Returns the actions taken, for the summary; none when the base is the one the venv was made for.
+    """
+    cfg = read_cfg(venv) or {}
+    old, old_minor = made_for(cfg)
+    new = format_version(info.version)
+    link = os.path.join(venv, "bin", "python")
+    dangling = os.path.islink(link) and not os.path.exists(link)
+    old_exe = os.readlink(link) if os.path.islink(link) else cfg.get("executable", "")
+    if old_minor and old_minor != info.minor:
+        actions = move_site_packages(venv, old_minor, info.purelib)
+        actions += set_aside_incompatible(venv, info.purelib, info.version[1], old_minor)
+        remove_stale_links(venv, info.minor)
+        if pip is not None:
+            actions += refresh_pip(venv, info, pip)
+        return ["repaired: base Python %s -> %s (%s)" % (old, new, info.executable)] + actions
+    if dangling or (old and old != new) or (old_exe and os.path.realpath(link) != info.realpath):
+        return [
+            "repaired: base Python %s (%s%s) -> %s (%s)"
+            % (old or "?", old_exe or "?", ", missing" if dangling else "", new, info.executable)
+        ]
+    return []
+
+
+def refresh_pip(venv: str, info: Interpreter, pip: seed.PipSource) -> List[str]:
+    """After a minor upgrade: replace a pip older than the new base's own (old pips break on new Pythons)."""
+    current = seed.installed_pip(info.purelib)
+    wheel = pip.wheel(info)
+    if current is None or wheel is None:
+        return []
+    if seed.wheel_version(wheel) <= version_key(current.version):
+        return []
+    seed.remove_distribution(current, venv)
+    pip.install(venv, venv, info.purelib, info)
+    return ["replaced pip %s with %s" % (current.version, os.path.basename(wheel))]
 
 
 def site_for(venv: str, minor: str) -> str:

@@ -18,17 +18,20 @@ import os
 import shutil
 import subprocess
 import zipfile
+from dataclasses import dataclass
 from email.parser import HeaderParser
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from pyenvboot.create.interpreter import Interpreter
 from pyenvboot.create.wheel import console_scripts, install_wheel, open_wheel, write_console_scripts
 from pyenvboot.errors import CreateError
 from pyenvboot.packages.dists import Distribution, read_distributions
 from pyenvboot.packages.versions import version_key
+from pyenvboot.venv.files import remove_path as remove_path  # re-exported: installers.pip imports it from here
+from pyenvboot.venv.files import scratch_name
 
-CREATORS = ("auto", "venv", "virtualenv")
-TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv starts with this
 CARRIED_DIR = "seed-wheels"  # where scripts/build-zipapp puts the pip wheels the zipapp carries
+DEBIAN_WHEELS = "/usr/share/python-wheels"
 
 
 def wheel_version(path: str) -> Tuple[int, Any]:
@@ -114,17 +117,6 @@ def installed_pip(purelib: str) -> Optional[Distribution]:
     return None
 
 
-def remove_path(path: str) -> None:
-    """Remove a file, symlink or directory tree; nothing there is fine."""
-    if os.path.isdir(path) and not os.path.islink(path):
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-
-
 def move_in(source_site: str, purelib: str) -> None:
     """Move what ``source_site`` holds into ``purelib``, each ``.dist-info`` last.
 
@@ -151,7 +143,7 @@ def scripts_for(dist_info: str, bin_dir: str, python: str, names: Dict[str, List
 
 def seed_from_wheel(wheel: str, purelib: str, bin_dir: str, python: str, names: Dict[str, List[str]]) -> None:
     """Unpack ``wheel`` next to ``purelib`` (same depth, so RECORD's ``../`` paths hold), then move it in."""
-    scratch = os.path.join(os.path.dirname(purelib), TMP_PREFIX + "pip-%d" % os.getpid())
+    scratch = scratch_name(os.path.join(os.path.dirname(purelib), ""), "pip")
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     try:
@@ -168,7 +160,7 @@ def seed_from_virtualenv(base: str, root: str, purelib: str, python: str, names:
     (Debian's python3-virtualenv uses /usr/share/python-wheels). Its app-data cache
     goes into the scratch directory, so nothing is left in HOME or the image.
     """
-    scratch = os.path.join(root, TMP_PREFIX + "virtualenv-%d" % os.getpid())
+    scratch = scratch_name(os.path.join(root, ""), "virtualenv")
     shutil.rmtree(scratch, ignore_errors=True)
     os.makedirs(scratch)
     try:
@@ -232,3 +224,71 @@ def remove_distribution(dist: Distribution, root: str) -> None:
             os.rmdir(directory)
         except OSError:
             pass
+
+
+def has_pip(purelib: str) -> bool:
+    """A complete pip: INSTALLER is written last, so a seeding cut short (killed, disk full) is redone."""
+    return bool(glob.glob(os.path.join(glob.escape(purelib), "pip-*.dist-info", "INSTALLER")))
+
+
+@dataclass
+class PipSource:
+    """Where ``init`` takes pip from: ``--creator``, ``--pip-wheel``, ``--wheelhouse``, for the base ``python``."""
+
+    python: str
+    creator: str = "auto"  # auto, venv (a pip wheel), virtualenv (the base's virtualenv module)
+    pip_wheel: Optional[str] = None
+    wheelhouse: Optional[str] = None
+
+    def wheel(self, info: Interpreter) -> Optional[str]:
+        """The pip wheel to seed: --pip-wheel, else the newest that fits of the interpreter's own
+        (ensurepip), a --wheelhouse, Debian's and the zipapp's; None for --creator virtualenv or when there is none."""
+        if self.creator == "virtualenv":
+            return None
+        if self.pip_wheel:
+            if not os.path.isfile(self.pip_wheel):
+                raise CreateError("--pip-wheel %s: no such file" % self.pip_wheel)
+            return self.pip_wheel
+        others = pip_wheels(self.wheelhouse) + pip_wheels(DEBIAN_WHEELS) + carried_pip_wheels()
+        return choose_wheel(info.pip_wheels, others, info.version)
+
+    def install(self, venv: str, root: str, purelib: str, info: Interpreter) -> None:
+        """Seed pip into ``purelib``: unpack a wheel without running pip (fast, offline), else through virtualenv.
+
+        ``root`` is the tree being built (the staging directory or the venv), ``purelib``
+        is in it; pip's scripts go to ``root/bin`` and name ``venv``'s python.
+        """
+        bin_dir = os.path.join(root, "bin")
+        names = {"pip": ["pip", "pip3", "pip" + info.minor]}
+        python = os.path.join(venv, "bin", "python")
+        wheel = self.wheel(info)
+        if wheel is not None:
+            seed_from_wheel(wheel, purelib, bin_dir, python, names)
+        elif info.has_virtualenv and self.creator != "venv":
+            seed_from_virtualenv(self.python, root, purelib, python, names)
+        else:
+            raise self.missing(info)
+
+    def missing(self, info: Interpreter) -> CreateError:
+        """One message naming every remedy, for a base that offers no way to pip."""
+        if self.creator == "virtualenv":
+            return CreateError(
+                "--creator virtualenv: %s has no virtualenv module; install python3-virtualenv (Debian, Ubuntu) or"
+                " virtualenv for that Python, or use --creator venv with --pip-wheel FILE" % self.python
+            )
+        if self.creator == "venv":
+            return CreateError(
+                "--creator venv: no pip wheel for %s (no ensurepip wheel, none in %s%s); pass --pip-wheel FILE or"
+                " --wheelhouse DIR, install python3-venv%s"
+                % (
+                    self.python,
+                    DEBIAN_WHEELS,
+                    " or " + self.wheelhouse if self.wheelhouse else "",
+                    ", or use --creator virtualenv" if info.has_virtualenv else "",
+                )
+            )
+        return CreateError(
+            "no pip for %s: it has no ensurepip wheel and no virtualenv module; install python3-venv or"
+            " python3-virtualenv in the image, pass --pip-wheel FILE or --wheelhouse DIR, or use --without-pip"
+            % self.python
+        )

@@ -15,6 +15,7 @@ import zipfile
 from typing import Dict, List, Mapping
 
 from pyenvboot.errors import CreateError
+from pyenvboot.venv.files import write_atomic
 
 
 def _safe_member(name: str) -> bool:
@@ -54,7 +55,7 @@ def write_console_scripts(
 ) -> List[str]:
     """Write the console scripts named in ``script_names`` for ``scripts`` (entry point -> "module:func").
 
-    Each file is written beside its final name and renamed over it, so a killed
+    Each file is replaced atomically (executable, less the umask), so a killed
     run never leaves half a script. Returns the paths written.
     """
     written: List[str] = []
@@ -65,11 +66,7 @@ def write_console_scripts(
         text = script_text(python, module.strip(), func.strip())
         for filename in files:
             path = os.path.join(bin_dir, filename)
-            tmp = path + ".pyenvboot-tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777)  # executable, less the umask
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
+            write_atomic(path, text, executable=True)
             written.append(path)
     return written
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 from pyenvboot.errors import VenvError
 
@@ -40,6 +40,11 @@ def parse_version(text: str) -> Optional[Tuple[int, int, int]]:
     if not m:
         return None
     return int(m.group(1)), int(m.group(2)), int(m.group(3) or 0)
+
+
+def format_version(version: Sequence[int]) -> str:
+    """(3, 11, 2) -> ``3.11.2``, as ``pyvenv.cfg`` has it; (3, 11) -> ``3.11``."""
+    return ".".join(map(str, version))
 
 
 def cfg_version(cfg: Mapping[str, str]) -> Optional[Tuple[int, int, int]]:

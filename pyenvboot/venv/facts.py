@@ -48,13 +48,10 @@ for name in ("sitecustomize", "usercustomize"):
     custom[name] = getattr(mod, "__file__", None)
 print(json.dumps({
     "version": list(sys.version_info[:3]),
-    "executable": sys.executable,
-    "prefix": sys.prefix,
     "base_prefix": getattr(sys, "base_prefix", sys.prefix),
     "path": path,
     "site": site.getsitepackages() if hasattr(site, "getsitepackages") else [],
     "user_site": getattr(site, "USER_SITE", None),
-    "enable_user_site": bool(getattr(site, "ENABLE_USER_SITE", False)),
     "stdlib": sysconfig.get_path("stdlib"),
     "platstdlib": sysconfig.get_path("platstdlib"),
     "purelib": sysconfig.get_path("purelib"),
@@ -71,13 +68,10 @@ class VenvFacts:
     """The venv's interpreter's own account of itself."""
 
     version: List[int]
-    executable: str
-    prefix: str
     base_prefix: str
     path: List[str]
     site: List[str]
     user_site: Optional[str]
-    enable_user_site: bool
     stdlib: str
     platstdlib: str
     purelib: str

@@ -1,21 +1,34 @@
-"""Small files replaced atomically: the one way pyenvboot writes a file a reader may see half-written."""
+"""Entries replaced atomically, and the one name scheme for scratch entries pyenvboot makes.
+
+Every scratch entry (a temporary file, a staging directory, a half-made copy) is named
+``PATH.pyenvboot-KIND-PID``, so that a later ``init`` can find and remove what a killed
+run left behind, and a user can tell at a glance what made it.
+"""
 
 from __future__ import annotations
 
 import os
 from typing import Optional
 
+TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv, or beside one, has this
 
-def write_atomic(path: str, data: str, mode: Optional[int] = None) -> None:
+
+def scratch_name(path: str, kind: str) -> str:
+    """``path`` + ``.pyenvboot-KIND-PID``; for an entry inside a directory, pass ``os.path.join(DIR, "")``."""
+    return "%s%s%s-%d" % (path, TMP_PREFIX, kind, os.getpid())
+
+
+def write_atomic(path: str, data: str, mode: Optional[int] = None, executable: bool = False) -> None:
     """Replace ``path`` by rename, so a reader or a crash never sees half a file.
 
-    Without ``mode`` the new file gets the default mode less the umask. No fsync:
-    the rename is what protects against a killed process, and an image
-    build does not survive a power cut anyway.
+    Without ``mode`` the new file gets the default mode (0o777 when ``executable``,
+    else 0o666) less the umask. No fsync: the rename is what protects against a
+    killed process, and an image build does not survive a power cut anyway.
     """
-    tmp = "%s.pyenvboot-tmp-%d" % (path, os.getpid())
+    tmp = scratch_name(path, "tmp")
+    default = 0o777 if executable else 0o666
     fd = os.open(
-        tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666 if mode is None else 0o600
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, default if mode is None else 0o600
     )
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -24,8 +37,37 @@ def write_atomic(path: str, data: str, mode: Optional[int] = None) -> None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _discard(tmp)
         raise
+
+
+def symlink_atomic(target: str, path: str) -> None:
+    """Point the symlink ``path`` at ``target`` by rename: the old link or the new one, never none."""
+    tmp = scratch_name(path, "tmp")
+    _discard(tmp)
+    os.symlink(target, tmp)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _discard(tmp)
+        raise
+
+
+def _discard(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def remove_path(path: str) -> None:
+    """Remove a file, symlink or directory tree; nothing there is fine."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        import shutil  # not on the runtime path, which imports this module too
+
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass

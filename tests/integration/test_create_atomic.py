@@ -1,9 +1,10 @@
 """An ``init`` killed at any moment leaves nothing or the previous working venv; the next run completes.
 
-Here the kills fall between init's stages: ``PYENVBOOT_KILL_AT=after:STAGE`` makes init
-SIGKILL itself right after that stage (every stage of a new venv and of an update is
-covered). Kills at single file-system changes inside the stages, for init and for pip,
-are in tests/hardening/test_faults.py.
+Here the kills fall between init's stages: an audit hook the test installs
+(tests/support/killpoints.py, ``at_stage``) makes init SIGKILL itself right after that
+stage (every stage of a new venv and of an update is covered). Kills at single
+file-system changes inside the stages, for init and for pip, are in
+tests/hardening/test_faults.py.
 """
 
 from __future__ import annotations
@@ -16,18 +17,18 @@ from typing import Dict, List
 import pytest
 
 from tests.integration._checkhelpers import env_fixture, pyenvboot, run, site_packages  # noqa: F401  (fixtures)
+from tests.support.killpoints import at_stage
 
 pytestmark = pytest.mark.integration
 
 NEW_STAGES = [
-    "after:ensure_directories",
-    "after:copy_runtime",
     "after:probe",
-    "after:ensure_lib_directories",
+    "after:ensure_directories",
     "after:write_config",
     "after:link_interpreter",
     "after:install_pip",
     "after:write_guard",
+    "after:write_launcher",
     "after:compile_bytecode",
     "after:write_scripts",
     "after:apply_permissions",
@@ -36,14 +37,15 @@ NEW_STAGES = [
 ]
 UPDATE_STAGES = [
     "after:prepare_update",
-    "after:probe#1",
-    "after:copy_runtime",
-    "after:probe#2",
+    "after:probe",
+    "after:check_version",
+    "after:ensure_directories",
     "after:repair",
     "after:write_config",
     "after:link_interpreter",
     "after:install_pip",
     "after:write_guard",
+    "after:write_launcher",
     "after:compile_bytecode",
     "after:write_scripts",
     "after:apply_permissions",
@@ -91,7 +93,7 @@ def test_new_venv_killed_after_each_stage(
     shared_dir: Path, readable_source: Path, system_python: str, env: Dict[str, str], stage: str
 ) -> None:
     venv = shared_dir / "venv"
-    proc = run(init_argv(readable_source, system_python, venv), dict(env, PYENVBOOT_KILL_AT=stage))
+    proc = run(init_argv(readable_source, system_python, venv), at_stage(env, stage))
     assert proc.returncode == -9, (proc.returncode, proc.stderr)  # it really died there
     if stage == "after:publish":
         assert_working(venv, env)
@@ -124,7 +126,7 @@ def damage(venv: Path) -> None:
 def test_update_killed_after_each_stage_keeps_the_venv_working(
     damaged: Path, readable_source: Path, system_python: str, env: Dict[str, str], stage: str
 ) -> None:
-    proc = run(init_argv(readable_source, system_python, damaged), dict(env, PYENVBOOT_KILL_AT=stage))
+    proc = run(init_argv(readable_source, system_python, damaged), at_stage(env, stage))
     assert proc.returncode == -9, (proc.returncode, proc.stderr)
     assert_working(damaged, env, with_demo=True, with_pip=False)
     complete_again(readable_source, system_python, damaged, env)

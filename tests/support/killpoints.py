@@ -94,6 +94,16 @@ def kill_before(argv: Sequence[str], env: Mapping[str, str], under: Path, number
     return Killed(number, made[-1])
 
 
+def at_stage(env: Mapping[str, str], spec: str) -> Dict[str, str]:
+    """``env`` for an ``init`` that SIGKILLs itself at ``spec``, ``before:STAGE`` or ``after:STAGE``.
+
+    ``STAGE`` names a stage of ``pyenvboot.create.builder.VenvBuilder``, which raises the audit
+    event ``pyenvboot.init.stage`` around each of them.
+    """
+    path = env.get("PYTHONPATH")
+    return dict(env, PYTHONPATH=str(SITE) + (os.pathsep + path if path else ""), TESTS_KILLPOINT_STAGE=spec)
+
+
 def spread(count: int, k: int, rng: random.Random) -> List[int]:
     """``k`` change numbers in 1..count, one drawn from each of ``k`` equal slices, plus the first and the last."""
     k = min(k, count)

@@ -82,13 +82,10 @@ def facts_for(tmp: Path, path: List[str], pythonpath: str = "", site: Optional[L
     base = tmp / "base"
     return VenvFacts(
         version=[3, 11, 2],
-        executable=str(tmp / "venv/bin/python"),
-        prefix=str(tmp / "venv"),
         base_prefix=str(base),
         path=path,
         site=site if site is not None else [str(tmp / "venv/lib/python3.11/site-packages")],
         user_site=str(tmp / "home/.local/lib/python3.11/site-packages"),
-        enable_user_site=False,
         stdlib=str(base / "lib/python3.11"),
         platstdlib=str(base / "lib/python3.11"),
         purelib=str(tmp / "venv/lib/python3.11/site-packages"),

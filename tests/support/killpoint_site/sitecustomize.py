@@ -5,6 +5,10 @@ raised before the change is made) in a file shared with the other processes of t
 logs each one. Before change number ``TESTS_KILLPOINT_AT`` it SIGKILLs its whole process group,
 or, with ``TESTS_KILLPOINT_PAUSE=1``, tells the test its PID through the ``paused`` FIFO and
 waits until the test has opened and closed the ``resume`` FIFO.
+
+With ``TESTS_KILLPOINT_STAGE=before:STAGE`` or ``after:STAGE`` it SIGKILLs its own process
+instead, before or after ``init``'s stage STAGE: init raises the audit event
+``pyenvboot.init.stage`` (name, "before" or "after") around each stage.
 """
 
 import os
@@ -89,5 +93,17 @@ def _install(state: str) -> None:
     sys.addaudithook(hook)
 
 
+def _install_stage(spec: str) -> None:
+    when, _, name = spec.partition(":")
+
+    def hook(event: str, args: tuple) -> None:  # type: ignore[type-arg]
+        if event == "pyenvboot.init.stage" and args == (name, when):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    sys.addaudithook(hook)
+
+
 if _STATE and hasattr(sys, "addaudithook"):
     _install(_STATE)
+if os.environ.get("TESTS_KILLPOINT_STAGE") and hasattr(sys, "addaudithook"):
+    _install_stage(os.environ["TESTS_KILLPOINT_STAGE"])
