@@ -34,6 +34,7 @@ from pyenvboot.create.seed import PipSource, has_pip
 from pyenvboot.errors import CreateError, PermissionPolicyError, VenvError
 from pyenvboot.permissions.policy import fix_tree, refuse_system_path
 from pyenvboot.runtime import guard
+from pyenvboot.runtime.environment import check_venv
 from pyenvboot.runtime.launcher import choose_form, shebang_problem
 from pyenvboot.venv.config import format_cfg, format_version, read_cfg
 from pyenvboot.venv.files import symlink_atomic, write_atomic
@@ -83,9 +84,7 @@ class VenvBuilder:
         writable_passwd: bool = False,
     ) -> None:
         """``home``: the shared home for UIDs without one (None: none); ``writable_passwd``: SECURITY.md's opt-in."""
-        if not venv.startswith("/"):
-            raise VenvError("venv path %r is relative; use an absolute path" % venv)
-        self.venv = venv.rstrip("/") or "/"
+        self.venv = check_venv(venv, existing=False)
         self.location = self.venv  # the directory itself, when the venv path is a symlink (resolve_location)
         self.python = python or sys.executable
         self.explicit_python = python is not None

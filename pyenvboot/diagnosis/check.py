@@ -22,9 +22,9 @@ from pyenvboot.diagnosis.isolation import check_isolation
 from pyenvboot.diagnosis.permissions import check_permissions
 from pyenvboot.diagnosis.pins import check_requirements
 from pyenvboot.diagnosis.report import GROUPS, NO_PINS, Report, pip_command
-from pyenvboot.errors import VenvError
 from pyenvboot.packages.dists import Distribution, read_distributions
 from pyenvboot.permissions.policy import resolve_group
+from pyenvboot.runtime.environment import check_venv
 from pyenvboot.venv.config import cfg_version, read_cfg
 from pyenvboot.venv.facts import probe_venv, venv_site_dirs
 
@@ -32,11 +32,8 @@ from pyenvboot.venv.facts import probe_venv, venv_site_dirs
 def diagnose(venv: str, requirement_files: Sequence[str], group: Optional[str], environ: Mapping[str, str]) -> Report:
     """Every check on ``venv``, for ``group`` (default: the venv's); raises only for a missing venv, an unknown
     group or an unreadable requirements file."""
-    if not venv.startswith("/"):
-        raise VenvError("venv path %r is relative; use an absolute path (--venv or PYENVBOOT_VENV)" % venv)
-    cfg = read_cfg(venv)
-    if cfg is None:
-        raise VenvError("no venv at %s (pyvenv.cfg missing); run 'pyenvboot init --venv %s'" % (venv, venv))
+    venv = check_venv(venv)
+    cfg = read_cfg(venv) or {}
     gid = resolve_group(group) if group else os.stat(venv).st_gid
     report = Report(venv)
     facts, error = probe_venv(venv, environ)

@@ -47,7 +47,7 @@ def remove_pip_leftovers(venv: str) -> None:
             else:
                 continue
             if doomed:
-                from pyenvboot.create.seed import remove_path  # heavy imports, needed only here
+                from pyenvboot.venv.files import remove_path
             for leftover in doomed:
                 print("pyenvboot: removing %s, left by an interrupted pip" % leftover, file=sys.stderr)
                 remove_path(leftover)

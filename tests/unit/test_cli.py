@@ -81,11 +81,12 @@ def fake_venv(tmp_path: Path) -> str:
 
 def test_env_by_hand_matches_argparse(fake_venv: str, capsys: pytest.CaptureFixture[str]) -> None:
     """The hand parser is only a shortcut: the same output as the argparse route would give."""
-    from pyenvboot.cli import _cmd_env, _Parser
+    from pyenvboot.cli import _cmd_env
+    from pyenvboot.parser import build_parser
 
     assert main(["env", "--venv", fake_venv, "--format", "json"]) == 0
     by_hand = capsys.readouterr().out
-    assert _cmd_env(_Parser.build().parse_args(["env", "--venv", fake_venv, "--format", "json"])) == 0
+    assert _cmd_env(build_parser().parse_args(["env", "--venv", fake_venv, "--format", "json"])) == 0
     assert capsys.readouterr().out == by_hand
 
 
