@@ -26,6 +26,7 @@ from pyenvboot.errors import VenvError
 from pyenvboot.packages.dists import Distribution, abi_bound, read_distributions
 from pyenvboot.packages.versions import version_key
 from pyenvboot.venv.config import cfg_version, format_version, read_cfg
+from pyenvboot.venv.files import remove_emptied
 
 
 def current_minor(venv: str) -> Optional[str]:
@@ -151,13 +152,7 @@ def set_aside(dist: Distribution, target_site: str) -> None:
     os.makedirs(target_site, exist_ok=True)
     os.rename(dist.path, dest_meta)
     # Remove directories the move emptied (a package's own, and its __pycache__).
-    for rel in sorted({os.path.dirname(f) for f in files if "/" in f}, key=len, reverse=True):
-        directory = os.path.join(dist.location, rel)
-        shutil.rmtree(os.path.join(directory, "__pycache__"), ignore_errors=True)
-        try:
-            os.rmdir(directory)
-        except OSError:
-            pass
+    remove_emptied(os.path.join(dist.location, os.path.dirname(f)) for f in files if "/" in f)
 
 
 def set_aside_incompatible(venv: str, site: str, minor: int, old_minor: str) -> List[str]:

@@ -27,8 +27,7 @@ from pyenvboot.create.wheel import console_scripts, install_wheel, open_wheel, w
 from pyenvboot.errors import CreateError
 from pyenvboot.packages.dists import Distribution, read_distributions
 from pyenvboot.packages.versions import version_key
-from pyenvboot.venv.files import remove_path as remove_path  # re-exported: installers.pip imports it from here
-from pyenvboot.venv.files import scratch_name
+from pyenvboot.venv.files import remove_emptied, remove_path, scratch_name
 
 CARRIED_DIR = "seed-wheels"  # where scripts/build-zipapp puts the pip wheels the zipapp carries
 DEBIAN_WHEELS = "/usr/share/python-wheels"
@@ -218,12 +217,7 @@ def remove_distribution(dist: Distribution, root: str) -> None:
         while parent.startswith(dist.location + "/"):
             dirs.add(parent)
             parent = os.path.dirname(parent)
-    for directory in sorted(dirs, key=len, reverse=True):
-        shutil.rmtree(os.path.join(directory, "__pycache__"), ignore_errors=True)
-        try:
-            os.rmdir(directory)
-        except OSError:
-            pass
+    remove_emptied(dirs)
 
 
 def has_pip(purelib: str) -> bool:

@@ -8,7 +8,11 @@ run left behind, and a user can tell at a glance what made it.
 from __future__ import annotations
 
 import os
-from typing import Optional
+
+# typing costs ~5 ms of imports; the exec path (the identity cache) writes through this module.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, Optional
 
 TMP_PREFIX = ".pyenvboot-"  # every scratch entry pyenvboot makes inside a venv, or beside one, has this
 
@@ -70,4 +74,20 @@ def remove_path(path: str) -> None:
         try:
             os.unlink(path)
         except FileNotFoundError:
+            pass
+
+
+def remove_emptied(directories: Iterable[str]) -> None:
+    """Remove each directory a removal emptied, deepest first, with the byte code Python left in it.
+
+    A ``__pycache__`` holds only what the interpreter derived from the sources just
+    removed, so it does not keep a directory alive; anything else does.
+    """
+    import shutil
+
+    for directory in sorted(set(directories), key=len, reverse=True):
+        shutil.rmtree(os.path.join(directory, "__pycache__"), ignore_errors=True)
+        try:
+            os.rmdir(directory)
+        except OSError:
             pass
