@@ -228,9 +228,7 @@ def interpreter_of(path: str) -> str | None:
 
 
 def write_launcher(bin_dir: str, venv: str, form: str = "sh") -> None:
-    path = os.path.join(bin_dir, "pyenvboot")
-    tmp = path + ".pyenvboot-tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o777)  # executable, less the umask
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(python_launcher_text(venv) if form == "python" else launcher_text(venv))
-    os.replace(tmp, path)
+    from pyenvboot.venv.files import write_atomic
+
+    text = python_launcher_text(venv) if form == "python" else launcher_text(venv)
+    write_atomic(os.path.join(bin_dir, "pyenvboot"), text, executable=True)

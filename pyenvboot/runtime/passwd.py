@@ -146,14 +146,10 @@ def write_nss_passwd(directory: str, line: str) -> str:
         content = b""
     if content and not content.endswith(b"\n"):
         content += b"\n"
+    from pyenvboot.venv.files import write_atomic
+
     target = directory + "/passwd"
-    tmp = "%s.%d" % (target, os.getpid())
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, content + line.encode())
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
+    write_atomic(target, content + line.encode(), mode=0o600)
     return target
 
 

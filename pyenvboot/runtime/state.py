@@ -105,13 +105,9 @@ def cache_identity(
         return
     target = private + "/" + IDENTITY_CACHE
     text = cache_text(environ, name, home if home == private + "/home" else None, exports, warning)
-    tmp = "%s.%d" % (target, os.getpid())
+    from pyenvboot.venv.files import write_atomic
+
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, text.encode())
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
+        write_atomic(target, text, mode=0o600)
     except OSError:
         pass

@@ -22,7 +22,7 @@ def scratch_name(path: str, kind: str) -> str:
     return "%s%s%s-%d" % (path, TMP_PREFIX, kind, os.getpid())
 
 
-def write_atomic(path: str, data: str, mode: Optional[int] = None, executable: bool = False) -> None:
+def write_atomic(path: str, data: str | bytes, mode: Optional[int] = None, executable: bool = False) -> None:
     """Replace ``path`` by rename, so a reader or a crash never sees half a file.
 
     Without ``mode`` the new file gets the default mode (0o777 when ``executable``,
@@ -35,8 +35,8 @@ def write_atomic(path: str, data: str, mode: Optional[int] = None, executable: b
         tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, default if mode is None else 0o600
     )
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(data)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data.encode("utf-8") if isinstance(data, str) else data)
         if mode is not None:
             os.chmod(tmp, mode)
         os.replace(tmp, path)
