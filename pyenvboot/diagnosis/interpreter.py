@@ -14,6 +14,7 @@ from pyenvboot.diagnosis.report import Problem, shown
 from pyenvboot.packages.dists import read_distributions
 from pyenvboot.venv.config import cfg_version
 from pyenvboot.venv.facts import VenvFacts
+from pyenvboot.venv.layout import lib_dirs
 
 
 def check_interpreter(
@@ -104,14 +105,12 @@ def reach_problems(python: str, facts: VenvFacts, gid: int, init: str) -> List[P
 
 def leftover_problems(venv: str, facts: VenvFacts, pip: str) -> List[Problem]:
     """Distributions left in another minor's ``lib/python3.X/site-packages``, which this Python does not load."""
-    lib = os.path.join(venv, "lib")
-    try:
-        others = sorted(n for n in os.listdir(lib) if n.startswith("python") and n != "python" + facts.minor)
-    except OSError:
-        others = []
+    own = os.path.join(venv, "lib", "python" + facts.minor)
     problems: List[Problem] = []
-    for name in others:
-        site = os.path.join(lib, name, "site-packages")
+    for lib in lib_dirs(venv):
+        if lib == own:
+            continue
+        site = os.path.join(lib, "site-packages")
         left = read_distributions(site)
         if left:
             problems.append(
@@ -123,7 +122,7 @@ def leftover_problems(venv: str, facts: VenvFacts, pip: str) -> List[Problem]:
                     % (
                         pip,
                         " ".join(quote("%s==%s" % (d.name, d.version)) for d in left),
-                        quote(os.path.join(lib, name)),
+                        quote(lib),
                     ),
                 )
             )

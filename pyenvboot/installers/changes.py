@@ -34,25 +34,13 @@ from __future__ import annotations
 import os
 import stat
 
+from pyenvboot.venv.layout import lib_dirs, site_dirs
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, List, Optional, Set, Tuple
 
     Listing = Dict[str, Tuple[int, int, bool]]  # name: (inode, ctime, is a directory)
-
-
-def lib_dirs(venv: str) -> List[str]:
-    """``VENV/lib/pythonX.Y`` (one per Python the venv has had), sorted."""
-    try:
-        names = os.listdir(venv + "/lib")
-    except OSError:
-        return []
-    return sorted(venv + "/lib/" + name for name in names if name.startswith("python"))
-
-
-def site_dirs(venv: str) -> List[str]:
-    """``VENV/lib/pythonX.Y/site-packages`` that exist (what ``glob`` would find, without importing it and ``re``)."""
-    return [lib + "/site-packages" for lib in lib_dirs(venv) if os.path.isdir(lib + "/site-packages")]
 
 
 class Scope:

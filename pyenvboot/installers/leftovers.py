@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from pyenvboot.installers.changes import site_dirs
+from pyenvboot.venv.layout import site_dirs
 
 # pip writes dist-info files through "<name><8 random characters>.tmp" and renames them.
 PIP_TEMP_FILES = ("INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "METADATA", "WHEEL")

@@ -8,7 +8,6 @@ interpreter, in a subprocess, in the environment the app runs in.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pyenvboot.runtime.environment import runtime_environment
+from pyenvboot.venv.layout import site_dirs
 
 # Runs in the venv's python (3.8+, possibly not the one running pyenvboot). The marker
 # environment is PEP 508's, computed as packaging.markers.default_environment() does.
@@ -131,8 +131,8 @@ def venv_site_dirs(venv: str, facts: Optional[VenvFacts], minor: Optional[str]) 
         candidates = [facts.purelib, facts.platlib] + list(facts.site)
         candidates = [c for c in candidates if inside(c, venv)]
     else:
-        pattern = "python%s" % minor if minor else "python3*"
-        candidates = sorted(glob.glob(os.path.join(venv, "lib", pattern, "site-packages")))
+        prefix = venv + "/lib/python" + (minor if minor else "3")
+        candidates = [s for s in site_dirs(venv) if s.startswith(prefix + ("/" if minor else ""))]
     out: List[str] = []
     seen = set()
     for path in candidates:
