@@ -60,6 +60,13 @@ if TYPE_CHECKING:
 
 UMASK = 0o002
 DEFAULT_USER = "default"
+# A name pyenvboot writes into a passwd file: Debian useradd's rule (lower case, at most 32 characters),
+# which excludes ':' and newlines, so a name can never add or alter a passwd line.
+NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
+NAME_REST = NAME_FIRST | frozenset("0123456789-.")
+NAME_MAX = 32
+PASSWD_GECOS = "pyenvboot user"
+PASSWD_SHELL = "/bin/sh"
 # Where libnss_wrapper.so is looked for, with /usr/lib/*-linux-gnu (Debian's multiarch dirs) after the first.
 NSS_WRAPPER_DIRS = ("/usr/lib64", "/usr/lib", "/lib64", "/lib")
 DEFAULT_HOME = "/home/pyenvboot"
@@ -112,17 +119,26 @@ def sh_indent(text: str, width: int) -> str:
 
 def sh_usable_home(word: str) -> str:
     """The usable HOME rule as an sh condition on ``word`` (a quoted expansion)."""
-    return '[ -n %s ] && [ %s != / ] && [ -d %s ] && [ -w %s ] && [ -x %s ]' % ((word,) * 5)
+    return "[ -n %s ] && [ %s != / ] && [ -d %s ] && [ -w %s ] && [ -x %s ]" % ((word,) * 5)
 
 
 def sh_activate_path(bin_dir: str) -> str:
     """The PATH rule: ``bin_dir`` (sh-quoted) prepended unless PATH names it."""
-    return (
-        'case ":${PATH-}:" in\n'
-        "  *:%s:*) ;;\n"
-        '  *) PATH=%s"${PATH:+:$PATH}"; export PATH ;;\n'
-        "esac\n"
-    ) % (bin_dir, bin_dir)
+    return ('case ":${PATH-}:" in\n  *:%s:*) ;;\n  *) PATH=%s"${PATH:+:$PATH}"; export PATH ;;\nesac\n') % (
+        bin_dir,
+        bin_dir,
+    )
+
+
+def sh_bracket(chars: frozenset[str], negate: bool = False) -> str:
+    """An sh bracket expression matching one of ``chars`` (or, ``negate``, any other character).
+
+    The characters are listed one by one, never as a range: ``[a-z]`` follows the
+    locale's collation in some shells, the explicit list does not. ``-`` goes last,
+    where it is literal.
+    """
+    listed = "".join(sorted(chars - {"-"})) + ("-" if "-" in chars else "")
+    return "[%s%s]" % ("!" if negate else "", listed)
 
 
 # Sets _pyenvboot_fast when the command in $1 is an executable file (the command search rule).
@@ -170,13 +186,16 @@ fi
 
 def sh_cached_identity() -> str:
     """For a nameless UID: source the identity cache Python left (see :func:`cache_text`)."""
-    return """\
+    return (
+        """\
 _pyenvboot_private=; _pyenvboot_x=; _pyenvboot_w=
 if [ -z "$_pyenvboot_n" ] && [ -n "$_pyenvboot_uid" ]; then
   _pyenvboot_f="${TMPDIR:-/tmp}/pyenvboot-$_pyenvboot_uid/%s"
   if [ -O "${_pyenvboot_f%%/*}" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then . "$_pyenvboot_f"; fi
 fi
-""" % IDENTITY_CACHE
+"""
+        % IDENTITY_CACHE
+    )
 
 
 # A nameless UID's first start, a function the launcher defines (it starts the container, so identity
@@ -201,9 +220,9 @@ _pyenvboot_t=
 if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" ] && [ "$_pyenvboot_uid" != 0 ] \\
   && [ -z "${LD_PRELOAD-}" ] && [ ! -w /etc/passwd ] && [ -z "${PYENVBOOT_NSS_WRAPPER-}" ]; then
   _pyenvboot_n=${PYENVBOOT_USER:-%(user)s}
-  case $_pyenvboot_n in [a-z_]*) ;; *) _pyenvboot_n= ;; esac
-  case ${_pyenvboot_n#?} in *[!a-z0-9_.-]*) _pyenvboot_n= ;; esac
-  [ "${#_pyenvboot_n}" -le 32 ] || _pyenvboot_n=
+  case $_pyenvboot_n in %(name_first)s*) ;; *) _pyenvboot_n= ;; esac
+  case ${_pyenvboot_n#?} in *%(name_other)s*) _pyenvboot_n= ;; esac
+  [ "${#_pyenvboot_n}" -le %(name_max)d ] || _pyenvboot_n=
   for _pyenvboot_h in "${HOME-}" "${PYENVBOOT_HOME:-%(home)s}"; do
     if %(usable)s; then break; fi
     _pyenvboot_h=
@@ -228,7 +247,7 @@ if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" 
       { { while IFS= read -r _pyenvboot_l || [ -n "$_pyenvboot_l" ]; do
             printf '%%s\\n' "$_pyenvboot_l"; _pyenvboot_l=
           done < /etc/passwd; } 2>/dev/null
-        printf '%%s:x:%%s:%%s:pyenvboot user:%%s:/bin/sh\\n' \\
+        printf '%%s:x:%%s:%%s:%(gecos)s:%%s:%(shell)s\\n' \\
           "$_pyenvboot_n" "$_pyenvboot_uid" "$_pyenvboot_gid" "$_pyenvboot_h"
       } > "$_pyenvboot_rd/passwd"
       _pyenvboot_x="export NSS_WRAPPER_PASSWD=$_pyenvboot_rd/passwd LD_PRELOAD=$_pyenvboot_lib"
@@ -247,6 +266,11 @@ fi
 """ % {
     "user": DEFAULT_USER,
     "home": DEFAULT_HOME,
+    "name_first": sh_bracket(NAME_FIRST),
+    "name_other": sh_bracket(NAME_REST, negate=True),
+    "name_max": NAME_MAX,
+    "gecos": PASSWD_GECOS,
+    "shell": PASSWD_SHELL,
     "usable": sh_usable_home('"$_pyenvboot_h"'),
     "nss_dirs": " ".join(NSS_WRAPPER_DIRS[:1] + ("/usr/lib/*-linux-gnu",) + NSS_WRAPPER_DIRS[1:]),
     "cache": IDENTITY_CACHE,

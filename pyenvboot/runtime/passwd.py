@@ -10,7 +10,7 @@ import os
 import pwd
 
 from pyenvboot.errors import IdentityError
-from pyenvboot.runtime.contract import NSS_WRAPPER_DIRS
+from pyenvboot.runtime.contract import NAME_FIRST, NAME_MAX, NAME_REST, NSS_WRAPPER_DIRS, PASSWD_GECOS, PASSWD_SHELL
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -18,17 +18,11 @@ if TYPE_CHECKING:
     from typing import Mapping, Optional
 
 PASSWD = "/etc/passwd"
-NAME_FIRST = frozenset("abcdefghijklmnopqrstuvwxyz_")
-NAME_REST = NAME_FIRST | frozenset("0123456789-.")
 
 
 def validate_user_name(name: str, source: str = "PYENVBOOT_USER") -> str:
-    """``name`` if it is a safe login name, else :class:`IdentityError`.
-
-    The same rule as Debian's ``useradd`` (lower case, at most 32 characters), which
-    excludes ``:`` and newlines, so a name can never add or alter a passwd line.
-    """
-    if not 0 < len(name) <= 32 or name[0] not in NAME_FIRST or any(c not in NAME_REST for c in name):
+    """``name`` if it is a safe login name (the contract's name rule), else :class:`IdentityError`."""
+    if not 0 < len(name) <= NAME_MAX or name[0] not in NAME_FIRST or any(c not in NAME_REST for c in name):
         raise IdentityError(
             "refusing user name %r from %s: use 1-32 characters of a-z, 0-9, '_', '-', '.',"
             " starting with a letter or '_'" % (name, source)
@@ -36,11 +30,11 @@ def validate_user_name(name: str, source: str = "PYENVBOOT_USER") -> str:
     return name
 
 
-def passwd_line(name: str, uid: int, gid: int, home: str, shell: str = "/bin/sh") -> str:
+def passwd_line(name: str, uid: int, gid: int, home: str, shell: str = PASSWD_SHELL) -> str:
     """One ``/etc/passwd`` line; refuses uid 0 and any field that could split the line."""
     if uid == 0:
         raise IdentityError("refusing to write a passwd entry for uid 0")
-    fields = [name, "x", str(uid), str(gid), "pyenvboot user", home, shell]
+    fields = [name, "x", str(uid), str(gid), PASSWD_GECOS, home, shell]
     for field in fields:
         if ":" in field or "\n" in field or "\r" in field:
             raise IdentityError(
