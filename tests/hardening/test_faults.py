@@ -16,6 +16,7 @@ import base64
 import fcntl
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -161,6 +162,39 @@ def test_pip_killed_at_any_change(trial_dir: Path, henv: Dict[str, str], wheels:
         assert installed_versions(venv, henv, ["demo"]) == {"demo": step[0].split("==")[1]}, what
         assert consistent(venv, henv) == [], what
     assert consistent(venv, henv, full=True) == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        r"os\.rename .*/demo-3\.0\.dist-info/RECORD\w{8}\.tmp$",  # pip's RECORD, written last
+        r"os\.rename .*/demo/__pycache__/__init__\.\S+\.pyc\.\d+$",  # importlib's _write_atomic
+    ],
+    ids=["before-pips-record", "while-compiling"],
+)
+def test_pip_killed_late_in_an_install_can_replace_it(
+    trial_dir: Path, henv: Dict[str, str], wheels: Path, target: str
+) -> None:
+    """Killed after unpacking, with the wheel's own RECORD in place: replacing it later leaves nothing behind."""
+    venv = trial_dir / "v"
+    assert run(pyenvboot() + ["init", "--venv", str(venv), "--no-home"], henv).returncode == 0
+    assert run(pip_install(venv, wheels, "demo==1.0"), henv).returncode == 0
+    step = pip_install(venv, wheels, "demo==3.0")
+    made = changes(step, henv, venv)
+    number = next(i for i, change in enumerate(made, 1) if re.search(target, change))
+    assert run(pip_install(venv, wheels, "demo==1.0"), henv).returncode == 0
+    what = str(kill_before(step, henv, venv, number))
+    again = run(step, henv)
+    assert again.returncode == 0, (what, again.stderr)
+    assert installed_versions(venv, henv, ["demo"]) == {"demo": "3.0"}, what
+    down = run(pip_install(venv, wheels, "demo==1.0"), henv)
+    assert down.returncode == 0 and "invalid metadata" not in down.stderr, (what, down.stderr)
+    site = next(venv.glob("lib/python3*/site-packages"))
+    assert sorted(p.name for p in site.glob("demo*")) == ["demo", "demo-1.0.dist-info"], (what, site_listing(site))
+    assert sorted(p.name for p in (site / "demo/__pycache__").iterdir()) == sorted(
+        p.name for p in (site / "demo/__pycache__").glob("__init__.*.pyc")
+    ), what
+    assert consistent(venv, henv) == [], what
 
 
 def test_pyenvboot_killed_alone_keeps_the_lock_until_pip_ends(
