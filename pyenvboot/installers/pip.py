@@ -12,7 +12,9 @@ from pyenvboot.installers.step import run_in_venv, venv_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Callable, Mapping, Optional, Sequence
+    from typing import Mapping, Optional, Sequence
+
+    from pyenvboot.installers.step import After
 
 # What ``pip install`` and ``pip uninstall`` write, and where: every file it installs is in the RECORD of the
 # distribution's new .dist-info (wheel files, generated scripts, byte code, the dist-info's own files: PEP 376,
@@ -42,7 +44,7 @@ def run_pip(
     venv: str,
     args: Sequence[str],
     environ: Mapping[str, str],
-    after: Optional[Callable[[int], int]] = None,
+    after: Optional[After] = None,
 ) -> int:
     """Run ``venv/bin/python -m pip ARGS`` under the venv lock; return pip's exit code."""
     python = venv_python(venv)

@@ -49,9 +49,14 @@ def spawn(argv: Sequence[str], env: Mapping[str, str]) -> int:
     raise denied or missing
 
 
-def wait(pid: int) -> int:
-    """``pid``'s exit code, or minus the signal that killed it (``subprocess``'s convention)."""
+def wait(pid: int, meanwhile: Optional[Callable[[], None]] = None) -> int:
+    """``pid``'s exit code, or minus the signal that killed it (``subprocess``'s convention).
+
+    ``meanwhile`` runs first, while ``pid`` does.
+    """
     try:
+        if meanwhile is not None:
+            meanwhile()
         _, status = os.waitpid(pid, 0)
     except BaseException:  # KeyboardInterrupt: as subprocess.call, kill the child before leaving
         os.kill(pid, _signal.SIGKILL)
@@ -60,10 +65,16 @@ def wait(pid: int) -> int:
     return -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
 
 
-def call(argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int] = ()) -> int:
+def call(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    pass_fds: Sequence[int] = (),
+    meanwhile: Optional[Callable[[], None]] = None,
+) -> int:
     """Run ``argv`` and return its exit code; 127 and 126 as ``exec`` and the shell give them.
 
     ``pass_fds`` are inherited by the command (every other descriptor of ours is close-on-exec).
+    ``meanwhile`` runs while the command does.
     """
     check_argv(argv)
     for fd in pass_fds:
@@ -79,7 +90,22 @@ def call(argv: Sequence[str], env: Mapping[str, str], pass_fds: Sequence[int] = 
     finally:
         for fd in pass_fds:
             os.set_inheritable(fd, False)
-    return wait(pid)
+    return wait(pid, meanwhile)
+
+
+class After:
+    """Work a build step does under its lock besides the installer: verification, for one.
+
+    ``start`` runs as soon as the installer has started, so that work which does not
+    depend on its result (imports, a probe of the interpreter) overlaps it; ``finish``
+    runs once it has ended and returns the step's exit code.
+    """
+
+    def start(self) -> None:
+        """While the installer runs. It must not raise: it would kill the installer."""
+
+    def finish(self, code: int) -> int:
+        return code
 
 
 def venv_python(venv: str) -> str:
@@ -116,15 +142,16 @@ def run_in_venv(
     venv: str,
     argv: Sequence[str],
     environ: Mapping[str, str],
-    after: Optional[Callable[[int], int]] = None,
+    after: Optional[After] = None,
     tracker: Optional[Callable[[str], Tracker]] = None,
 ) -> int:
     """Run ``argv`` for ``venv`` in a build step: locked, umask 002, then the policy on the venv.
 
-    ``after`` runs under the same lock with the exit code and returns the final one
-    (install-time verification hooks in here). ``tracker``: made before the command,
-    it scopes the policy after a successful one to what the command changed; without
-    one, or when the command failed, the whole venv is walked.
+    ``after`` runs under the same lock, started with the command and finished with
+    its exit code, and returns the final one (install-time verification hooks in
+    here). ``tracker``: made before the command, it scopes the policy after a
+    successful one to what the command changed; without one, or when the command
+    failed, the whole venv is walked.
     """
     scratch = Scratch()
     env = build_environment(environ, venv, scratch)
@@ -137,12 +164,12 @@ def run_in_venv(
             code = 1
             try:
                 # The command shares the lock, so one that outlives a killed pyenvboot still holds it.
-                code = call(argv, env, pass_fds=(lock,))
+                code = call(argv, env, pass_fds=(lock,), meanwhile=after.start if after is not None else None)
             finally:
                 # A failed or interrupted installer may have rolled back or left half an install: walk it all.
                 apply_policy(venv, gid, changes.scope() if changes is not None and code == 0 else None)
             if after is not None:
-                code = after(code)
+                code = after.finish(code)
     finally:
         scratch.remove()
     return code

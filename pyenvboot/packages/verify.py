@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, AbstractSet, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, AbstractSet, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from pyenvboot.errors import VerifyError
+from pyenvboot.installers.step import After
 from pyenvboot.packages.pipoptions import GLOBAL_VALUE, INSTALL_VALUE, SHORT_VALUE
 
 if TYPE_CHECKING:
+    import subprocess  # costs imports before pip starts; only its type is needed here
+
     from pyenvboot.packages.dists import Distribution
+    from pyenvboot.venv.facts import VenvFacts
 
 # Installing somewhere else than the venv, or not at all: nothing to verify in the venv.
 ELSEWHERE = {"-t", "--target", "--prefix", "--root", "--user", "--dry-run", "-h", "--help"}
@@ -85,15 +90,12 @@ def parse_pip_install(args: Sequence[str]) -> Optional[PipInstall]:
     return request
 
 
-def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str]) -> List[str]:
+def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str], facts: VenvFacts) -> List[str]:
     """One line per requirement of ``request`` not met inside ``venv`` (empty when all are)."""
     from pyenvboot.packages.dists import read_distributions
     from pyenvboot.packages.withpackaging import import_packaging
-    from pyenvboot.venv.facts import inside, probe_venv, venv_site_dirs
+    from pyenvboot.venv.facts import inside, venv_site_dirs
 
-    facts, error = probe_venv(venv, environ)
-    if facts is None:
-        return ["cannot verify what pip installed: " + error]
     sites = venv_site_dirs(venv, facts, None)
     import_packaging(sites)
     from pyenvboot.packages import requirements as rq
@@ -116,10 +118,11 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str]) -
     if not request.no_deps:
         unmet += rq.closure_problems(wanted, installed, facts.markers)
     outside: Dict[str, str] = {}
-    for entry in facts.path:
-        if not inside(entry, venv) and os.path.isdir(entry):
-            for dist in read_distributions(entry):
-                outside.setdefault(rq.canonical(dist.name), "%s in %s" % (dist, entry))
+    if unmet:  # the system's distributions are read only to explain a failure
+        for entry in facts.path:
+            if not inside(entry, venv) and os.path.isdir(entry):
+                for dist in read_distributions(entry):
+                    outside.setdefault(rq.canonical(dist.name), "%s in %s" % (dist, entry))
     lines = []
     for problem in unmet:
         line = "after pip install, in %s: %s" % (venv, problem.message())
@@ -131,21 +134,80 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str]) -
     return lines
 
 
-def after_pip(venv: str, args: Sequence[str], environ: Mapping[str, str]) -> Optional[Callable[[int], int]]:
-    """The ``after`` hook for :func:`pyenvboot.installers.pip.run_pip`, or None when there is nothing to verify.
+class Verification(After):
+    """The check after ``pyenvboot pip install``, started while pip runs.
 
-    The hook raises :class:`VerifyError` with one line per unmet requirement.
+    Asking the venv's python for its facts and importing ``packaging`` (its
+    tokenizer compiles its regular expressions on import) are two thirds of the
+    check's cost, and neither depends on what pip does: they overlap pip's run. A
+    ``.pth`` file that pip writes can change ``sys.path``, so when one changed while
+    the probe ran the venv is asked again.
     """
-    request = parse_pip_install(args)
-    if request is None or not (request.files or request.constraints or request.specs):
-        return None
 
-    def after(code: int) -> int:
+    def __init__(self, venv: str, request: PipInstall, environ: Mapping[str, str]) -> None:
+        self.venv, self.request, self.environ = venv, request, environ
+        self.probe: Optional[subprocess.Popen[bytes]] = None
+        self.started = 0.0
+
+    def start(self) -> None:
+        from pyenvboot.venv.facts import start_probe
+
+        self.started = time.time()
+        try:
+            self.probe = start_probe(self.venv, self.environ)
+        except OSError:
+            self.probe = None  # finish asks again, and says why it cannot
+        try:
+            import packaging.requirements  # noqa: F401
+        except ImportError:
+            pass  # pip's copy, borrowed from the venv after pip: import_packaging
+
+    def finish(self, code: int) -> int:
         if code != 0:
+            if self.probe is not None:
+                self.probe.kill()
+                self.probe.wait()
             return code  # pip already failed and said why
-        problems = verify_install(venv, request, environ)
+        facts, error = self.facts()
+        if facts is None:
+            raise VerifyError("cannot verify what pip installed: " + error)
+        problems = verify_install(self.venv, self.request, self.environ, facts)
         if problems:
             raise VerifyError(problems[0], problems)
         return code
 
-    return after
+    def facts(self) -> Tuple[Optional[VenvFacts], str]:
+        from pyenvboot.venv.facts import probe_result, probe_venv
+
+        if self.probe is not None:
+            answer = probe_result(self.venv, self.probe)
+            if not self.pth_changed():
+                return answer
+        return probe_venv(self.venv, self.environ)
+
+    def pth_changed(self) -> bool:
+        """Did a ``.pth`` file in the venv's site-packages change since :meth:`start`?
+
+        A second of margin: file times come from the kernel's coarse clock, which
+        lags ``time.time()`` by up to a timer tick.
+        """
+        from pyenvboot.venv.layout import site_dirs
+
+        for site in site_dirs(self.venv):
+            for entry in os.scandir(site):
+                if entry.name.endswith(".pth"):
+                    st = entry.stat(follow_symlinks=False)
+                    if max(st.st_mtime, st.st_ctime) >= self.started - 1.0:
+                        return True
+        return False
+
+
+def after_pip(venv: str, args: Sequence[str], environ: Mapping[str, str]) -> Optional[Verification]:
+    """The ``after`` step for :func:`pyenvboot.installers.pip.run_pip`, or None when there is nothing to verify.
+
+    It raises :class:`VerifyError` with one line per unmet requirement.
+    """
+    request = parse_pip_install(args)
+    if request is None or not (request.files or request.constraints or request.specs):
+        return None
+    return Verification(venv, request, environ)

@@ -95,26 +95,39 @@ def app_environment(environ: Mapping[str, str], venv: str) -> Dict[str, str]:
 
 def probe_venv(venv: str, environ: Mapping[str, str]) -> Tuple[Optional[VenvFacts], str]:
     """(facts, "") when ``venv/bin/python`` runs; (None, why not) otherwise."""
+    try:
+        proc = start_probe(venv, environ)
+    except OSError as exc:
+        return None, "%s cannot run: %s" % (os.path.join(venv, "bin", "python"), exc.strerror)
+    return probe_result(venv, proc)
+
+
+def start_probe(venv: str, environ: Mapping[str, str]) -> "subprocess.Popen[bytes]":
+    """Start asking ``venv/bin/python``; :func:`probe_result` reads the answer. OSError when it cannot start."""
+    return subprocess.Popen(
+        [os.path.join(venv, "bin", "python"), "-c", PROBE],
+        env=app_environment(environ, venv),
+        cwd="/",
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def probe_result(venv: str, proc: "subprocess.Popen[bytes]") -> Tuple[Optional[VenvFacts], str]:
+    """What the probe ``proc`` of ``venv`` answered: (facts, "") or (None, why not)."""
     python = os.path.join(venv, "bin", "python")
     try:
-        proc = subprocess.run(
-            [python, "-c", PROBE],
-            env=app_environment(environ, venv),
-            cwd="/",
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=120,
-            check=False,
-        )
+        stdout, stderr = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
         return None, "%s did not finish starting within 120 s" % python
-    except OSError as exc:
-        return None, "%s cannot run: %s" % (python, exc.strerror)
     try:
-        data: Dict[str, Any] = json.loads(proc.stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+        data: Dict[str, Any] = json.loads(stdout.decode("utf-8", "replace").strip().splitlines()[-1])
         facts = VenvFacts(**{k: data[k] for k in VenvFacts.__dataclass_fields__})
     except (ValueError, KeyError, TypeError, IndexError):
-        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        lines = stderr.decode("utf-8", "replace").strip().splitlines()
         return None, "%s does not start: %s" % (python, lines[-1] if lines else "exit status %d" % proc.returncode)
     return facts, ""
 

@@ -111,3 +111,19 @@ def test_other_pip_commands_are_not_verified(
     assert run(pyenvboot(readable_source) + ["pip", "--venv", str(venv), "list"], env).returncode == 0
     proc = pip(readable_source, venv, env, wheelhouse, "--dry-run", "demo")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_pth_file_written_while_the_probe_ran_is_seen(venv: Path, env: Dict[str, str], tmp_path: Path) -> None:
+    """The venv's python is asked while pip runs; a .pth that pip writes meanwhile makes it ask again."""
+    from pyenvboot.packages.verify import PipInstall, Verification
+
+    check = Verification(str(venv), PipInstall(specs=["demo"]), env)
+    check.start()
+    assert check.probe is not None
+    check.probe.wait()  # its answer is in: it predates the .pth
+    outside = tmp_path / "os-packages"
+    outside.mkdir()
+    (site_packages(venv) / "os-packages.pth").write_text(str(outside) + "\n")
+    facts, error = check.facts()
+    assert facts is not None, error
+    assert str(outside) in facts.path
