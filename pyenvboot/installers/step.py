@@ -14,6 +14,7 @@ from pyenvboot.errors import VenvError
 from pyenvboot.installers.environment import Scratch, build_environment
 from pyenvboot.installers.leftovers import remove_pip_leftovers
 from pyenvboot.permissions.policy import Report, fix_dirs, fix_tree
+from pyenvboot.runtime.contract import search_order
 from pyenvboot.runtime.environment import check_venv
 from pyenvboot.runtime.execute import UMASK, check_argv, exec_error, sh_script
 from pyenvboot.venv.lock import locked
@@ -36,12 +37,10 @@ def spawn(argv: Sequence[str], env: Mapping[str, str]) -> int:
     installer starts. The child gets SIGPIPE and SIGXFSZ back at their defaults, as
     ``subprocess`` gives them (CPython ignores both).
     """
-    name = argv[0]
-    dirs = [""] if "/" in name else [(d or ".") + "/" for d in env.get("PATH", "").split(":")]
     denied: Optional[OSError] = None
-    for directory in dirs:
+    for candidate in search_order(argv[0], env.get("PATH", "")):
         try:
-            return os.posix_spawn(directory + name, list(argv), dict(env), setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
+            return os.posix_spawn(candidate, list(argv), dict(env), setsigdef=(_signal.SIGPIPE, _signal.SIGXFSZ))
         except (FileNotFoundError, NotADirectoryError) as exc:
             missing = exc
         except PermissionError as exc:

@@ -56,7 +56,7 @@ import os
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Mapping, Optional
+    from typing import List, Mapping, Optional
 
 UMASK = 0o002
 DEFAULT_USER = "default"
@@ -84,12 +84,18 @@ def activated_path(path: Optional[str], directory: str, default: str) -> str:
     return path if directory in path.split(":") else directory + ":" + path
 
 
+def search_order(name: str, path: str) -> List[str]:
+    """The files a search of ``path`` tries for ``name``, in order, by the command search rule above."""
+    if "/" in name:
+        return [name]
+    return [(directory or ".") + "/" + name for directory in path.split(":")]
+
+
 def first_executable(name: str, path: str) -> Optional[str]:
     """The file a search of ``path`` runs for ``name``, by the command search rule above."""
     if "/" in name:
         return name
-    for directory in path.split(":"):
-        candidate = (directory or ".") + "/" + name
+    for candidate in search_order(name, path):
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     return None
