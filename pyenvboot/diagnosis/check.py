@@ -20,7 +20,7 @@ from typing import Dict, Mapping, Optional, Sequence
 from pyenvboot.diagnosis.interpreter import check_interpreter, check_launcher
 from pyenvboot.diagnosis.isolation import check_isolation
 from pyenvboot.diagnosis.permissions import check_permissions
-from pyenvboot.diagnosis.pins import check_requirements
+from pyenvboot.diagnosis.pins import check_requirements, unfinished
 from pyenvboot.diagnosis.report import GROUPS, NO_PINS, Report, pip_command
 from pyenvboot.packages.dists import Distribution, read_distributions
 from pyenvboot.permissions.policy import resolve_group
@@ -59,6 +59,7 @@ def diagnose(venv: str, requirement_files: Sequence[str], group: Optional[str], 
     else:
         why = "the venv's python does not start"
         report.skipped.update({"consistency": why, "pins": why} if requirement_files else {"consistency": why})
+    report.problems += unfinished(sites, dists, pip)
     if not requirement_files:
         report.skipped.setdefault("pins", NO_PINS)
     report.problems += check_isolation(venv, cfg, facts, installed, wanted, pip)

@@ -10,7 +10,7 @@ import os
 from shlex import quote
 from typing import Dict, List, Mapping, Sequence, Tuple
 
-from pyenvboot.diagnosis.report import Problem
+from pyenvboot.diagnosis.report import Problem, shown
 from pyenvboot.packages.dists import Distribution
 from pyenvboot.packages.versions import version_key
 from pyenvboot.venv.facts import VenvFacts
@@ -73,6 +73,41 @@ def duplicates(groups: Mapping[str, Sequence[Distribution]], pip: str) -> List[P
                         pip,
                         quote("%s==%s" % (same[0].name, ordered[-1].version)),
                     ),
+                )
+            )
+    return problems
+
+
+def unfinished(sites: Sequence[str], dists: Sequence[Distribution], pip: str) -> List[Problem]:
+    """What an interrupted install left: a .dist-info without RECORD, and pip's ``~`` copies.
+
+    pip can neither uninstall nor upgrade a distribution without RECORD ("Cannot
+    uninstall ..., RECORD file not found"), and it warns "Ignoring invalid
+    distribution" for each ``~`` copy on every run without ever removing it.
+    """
+    problems: List[Problem] = []
+    for dist in dists:
+        if dist.path.endswith(".dist-info") and not os.path.exists(os.path.join(dist.path, "RECORD")):
+            problems.append(
+                Problem(
+                    "consistency",
+                    "%s has no RECORD (an interrupted install): pip can neither uninstall nor upgrade %s"
+                    % (dist.path, dist),
+                    "rm -r %s, then %s install --no-deps %s"
+                    % (quote(dist.path), pip, quote("%s==%s" % (dist.name, dist.version))),
+                )
+            )
+    for site in sites:
+        try:
+            left = sorted(name for name in os.listdir(site) if name.startswith("~"))
+        except OSError:
+            continue
+        if left:
+            problems.append(
+                Problem(
+                    "consistency",
+                    "%s holds %s, left by an interrupted pip" % (site, shown(left)),
+                    "%s list (every pyenvboot pip command first removes what an interrupted pip left)" % pip,
                 )
             )
     return problems

@@ -386,3 +386,24 @@ def test_entries_of_another_uid_are_for_root_to_fix(
     assert line.endswith("; fix: " + fix)
     run_fix(line, readable_source, env)
     assert check_as(caller, readable_source, system_python, venv, env).returncode == 0
+
+
+def test_what_an_interrupted_install_left_is_reported_and_the_fixes_work(
+    venv: Path, readable_source: Path, env: Dict[str, str], wheelhouse: Path
+) -> None:
+    pip(readable_source, venv, env, wheelhouse, "demo==1.0")
+    site = next(venv.glob("lib/python3*/site-packages"))
+    (site / "demo-1.0.dist-info/RECORD").unlink()
+    (site / "~emo").mkdir(mode=0o775)  # pip's stash of a distribution it was replacing
+    (site / "~emo").chmod(0o2775)  # as the policy has it: only the leftover itself is the problem
+    proc = check(readable_source, venv, env)
+    assert proc.returncode == 1
+    record, stash = problems(proc.stdout)
+    assert record.startswith("consistency: %s has no RECORD (an interrupted install): " % (site / "demo-1.0.dist-info"))
+    assert stash.startswith("consistency: %s holds ~emo, left by an interrupted pip; fix: " % site)
+    removal, install = record.split("; fix: ", 1)[1].split(", then ")
+    assert run(shlex.split(removal), env).returncode == 0
+    run_fix("x; fix: " + install, readable_source, offline(env, wheelhouse))
+    run_fix(stash.split(" (every", 1)[0], readable_source, env)
+    assert check(readable_source, venv, env).returncode == 0
+    pip(readable_source, venv, env, wheelhouse, "demo==2.0")  # pip can upgrade it again
