@@ -165,29 +165,35 @@ esac
 # bash takes a UID from the environment over its own. bash's own is readonly and not exported
 # (attributes "ir"): that one is taken, as reading /proc/self/status costs bash ~0.3 ms. The test of
 # the attributes is bash syntax, so it runs where BASH_VERSION is set and $- has bash's "B".
+# _pyenvboot_gid: the real GID when /proc was read (the next line: proc(5)), for a first start.
 SH_REAL_UID = """\
-_pyenvboot_uid=
+_pyenvboot_uid=; _pyenvboot_gid=
 case ${BASH_VERSION-}:$- in ?*:*B*) eval 'case ${UID@a} in ir) _pyenvboot_uid=$UID ;; esac' 2>/dev/null ;; esac
 if [ -z "$_pyenvboot_uid" ]; then
   { while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
-      if [ "$_pyenvboot_k" = Uid: ]; then _pyenvboot_uid=$_pyenvboot_v; break; fi
+      case $_pyenvboot_k in Uid:) _pyenvboot_uid=$_pyenvboot_v ;; Gid:) _pyenvboot_gid=$_pyenvboot_v; break ;; esac
     done < /proc/self/status; } 2>/dev/null
 fi
 """
 
 # _pyenvboot_n, _pyenvboot_ph: name and home of the UID's first /etc/passwd line, or empty.
+# _pyenvboot_t: set when a line before it (all of them, for a nameless UID) has the name a first start
+# would give (Python asks NSS: for a container, this file). One pass: dash's read builtin reads a
+# byte per read(2), so each pass over the file costs ~1 ms.
 SH_PASSWD_ENTRY = """\
-_pyenvboot_n=; _pyenvboot_ph=
+_pyenvboot_n=; _pyenvboot_ph=; _pyenvboot_t=
 if [ -n "$_pyenvboot_uid" ]; then
+  _pyenvboot_f=${PYENVBOOT_USER:-%s}
   { while IFS=: read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_g _pyenvboot_c _pyenvboot_h _pyenvboot_s \\
       || [ -n "$_pyenvboot_k" ]; do
       if [ "$_pyenvboot_r" = "$_pyenvboot_uid" ]; then
         _pyenvboot_n=$_pyenvboot_k; _pyenvboot_ph=$_pyenvboot_h; break
       fi
+      [ "$_pyenvboot_k" != "$_pyenvboot_f" ] || _pyenvboot_t=1
       _pyenvboot_k=
     done < /etc/passwd; } 2>/dev/null
 fi
-"""
+""" % DEFAULT_USER
 
 
 def sh_cached_identity() -> str:
@@ -213,16 +219,11 @@ fi
 # (where nss_wrapper is installed) and the cache, as Python would.
 SH_FIRST_START = """\
 _pyenvboot_first_start() {
-_pyenvboot_gid=
-{ while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
-    if [ "$_pyenvboot_k" = Gid: ]; then _pyenvboot_gid=$_pyenvboot_v; break; fi
-  done < /proc/self/status; } 2>/dev/null
-# Whether some UID has the name already (Python asks NSS: for a container, this file).
-_pyenvboot_t=
-{ while IFS=: read -r _pyenvboot_k _pyenvboot_v || [ -n "$_pyenvboot_k" ]; do
-    if [ "$_pyenvboot_k" = "${PYENVBOOT_USER:-%(user)s}" ]; then _pyenvboot_t=1; break; fi
-    _pyenvboot_k=
-  done < /etc/passwd; } 2>/dev/null
+if [ -z "$_pyenvboot_gid" ]; then
+  { while read -r _pyenvboot_k _pyenvboot_v _pyenvboot_r; do
+      if [ "$_pyenvboot_k" = Gid: ]; then _pyenvboot_gid=$_pyenvboot_v; break; fi
+    done < /proc/self/status; } 2>/dev/null
+fi
 if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" ] && [ "$_pyenvboot_uid" != 0 ] \\
   && [ -z "${LD_PRELOAD-}" ] && [ ! -w /etc/passwd ] && [ -z "${PYENVBOOT_NSS_WRAPPER-}" ]; then
   _pyenvboot_n=${PYENVBOOT_USER:-%(user)s}
