@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from typing import List
 
-from pyenvboot.installers.leftovers import finish_record, pip_leftover
+from pyenvboot.installers.leftovers import finish_record, pip_leftover, pyc_temp
 
 WHEEL_RECORD = "ns/a/__init__.py,sha256=x,1\nns_a-1.0.dist-info/METADATA,sha256=y,2\nns_a-1.0.dist-info/RECORD,,\n"
 
@@ -66,3 +66,8 @@ def test_pips_own_record_is_left_alone(tmp_path: Path) -> None:
 def test_pips_temporary_names() -> None:
     assert pip_leftover("RECORDk3j2h1g0.tmp") and pip_leftover("direct_url.jsonabcdefgh.tmp")
     assert not pip_leftover("RECORD") and not pip_leftover("RECORD.tmp") and not pip_leftover("notes.tmp")
+
+
+def test_importlibs_temporary_byte_code() -> None:
+    assert pyc_temp("__init__.cpython-311.pyc.140201143474592")
+    assert not pyc_temp("__init__.cpython-311.pyc") and not pyc_temp("notes.pyc.bak") and not pyc_temp("x.py.12")
