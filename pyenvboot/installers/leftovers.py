@@ -99,8 +99,8 @@ def finish_record(site: str, name: str) -> List[str]:
     try:
         with open(record, "rb") as f:
             data = f.read()  # bytes: decoding every RECORD before each pip step would double this function's cost
-        if ("%s/INSTALLER," % name).encode() in data:
-            return []  # pip's own RECORD: it lists INSTALLER, which pip writes just before it
+        if ("%s/INSTALLER," % name).encode() in data or ("%s/METADATA," % name).encode() not in data:
+            return []  # pip's own RECORD (it lists INSTALLER, written just before it), or no wheel's of this name
         text = data.decode()
     except (OSError, UnicodeDecodeError):
         return []

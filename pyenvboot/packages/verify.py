@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from typing import AbstractSet, Dict, List, Mapping, Optional, Sequence, Tuple
 
     from pyenvboot.packages.dists import Distribution
+    from pyenvboot.packages.requirements import Pin, Unmet
     from pyenvboot.venv.facts import VenvFacts
 
 # Installing somewhere else than the venv, or not at all: nothing to verify in the venv.
@@ -100,7 +101,7 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str], f
     """One line per requirement of ``request`` not met inside ``venv`` (empty when all are)."""
     import re
 
-    from pyenvboot.packages.dists import read_distributions
+    from pyenvboot.packages.dists import ByName, read_distributions
     from pyenvboot.packages.withpackaging import import_packaging
     from pyenvboot.venv.facts import inside, venv_site_dirs
 
@@ -119,12 +120,13 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str], f
             pins.append(pin)
     if not pins:
         return []
-    installed: Dict[str, Distribution] = {}
-    for dist in (d for site in sites for d in read_distributions(site)):
-        installed.setdefault(rq.canonical(dist.name), dist)
-    unmet, wanted = rq.pin_problems(pins, installed, facts.markers)
-    if not request.no_deps:
-        unmet += rq.closure_problems(wanted, installed, facts.markers)
+    # Each name read when asked for; before anything is called missing or unmet, everything is read.
+    unmet = unmet_in(ByName(sites, rq.canonical), pins, request, facts)
+    if unmet:
+        installed: Dict[str, Distribution] = {}
+        for dist in (d for site in sites for d in read_distributions(site)):
+            installed.setdefault(rq.canonical(dist.name), dist)
+        unmet = unmet_in(installed, pins, request, facts)
     outside: Dict[str, str] = {}
     if unmet:  # the system's distributions are read only to explain a failure
         for entry in facts.path:
@@ -142,12 +144,25 @@ def verify_install(venv: str, request: PipInstall, environ: Mapping[str, str], f
     return lines
 
 
+def unmet_in(
+    installed: Mapping[str, Distribution], pins: Sequence[Pin], request: PipInstall, facts: VenvFacts
+) -> List[Unmet]:
+    """The pins of ``request`` and (unless ``--no-deps``) what they pull in, not met by ``installed``."""
+    from pyenvboot.packages import requirements as rq
+
+    unmet, wanted = rq.pin_problems(pins, installed, facts.markers)
+    if not request.no_deps:
+        unmet += rq.closure_problems(wanted, installed, facts.markers)
+    return unmet
+
+
 class Verification(After):
     """The check after ``pyenvboot pip install``, started while pip runs.
 
     Asking the venv's python for its facts and importing ``packaging`` (its
-    tokenizer compiles its regular expressions on import) are two thirds of the
-    check's cost, and neither depends on what pip does: they overlap pip's run. A
+    tokenizer compiles its regular expressions on import) and
+    ``importlib.metadata`` are most of the check's cost, and none depends on what
+    pip does: they overlap pip's run. A
     ``.pth`` file that pip writes can change ``sys.path``, so when one changed while
     the probe ran the venv is asked again.
     """
@@ -166,9 +181,14 @@ class Verification(After):
         except OSError:
             self.probe = None  # finish asks again, and says why it cannot
         try:
-            import packaging.requirements  # noqa: F401
-        except ImportError:
-            pass  # pip's copy, borrowed from the venv after pip: import_packaging
+            # What finish reads with, imported now: importlib.metadata (7-35 ms), then packaging, which may be
+            # missing (pip's copy is borrowed from the venv after pip: import_packaging).
+            import importlib.metadata  # noqa: F401
+
+            import pyenvboot.packages.dists
+            import pyenvboot.packages.requirements  # noqa: F401
+        except Exception:
+            pass  # finish imports them again, and reports what fails
 
     def finish(self, code: int) -> int:
         if code != 0:
