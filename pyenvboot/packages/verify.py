@@ -159,12 +159,11 @@ def unmet_in(
 class Verification(After):
     """The check after ``pyenvboot pip install``, started while pip runs.
 
-    Asking the venv's python for its facts and importing ``packaging`` (its
-    tokenizer compiles its regular expressions on import) and
-    ``importlib.metadata`` are most of the check's cost, and none depends on what
-    pip does: they overlap pip's run. A
-    ``.pth`` file that pip writes can change ``sys.path``, so when one changed while
-    the probe ran the venv is asked again.
+    Asking the venv's python for its facts, importing ``packaging`` (its tokenizer
+    compiles its regular expressions on import) and ``importlib.metadata`` are most
+    of the check's cost, and none depends on what pip does: they overlap pip's run.
+    A ``.pth`` file that pip writes can change ``sys.path``, so when one changed
+    while the probe ran the venv is asked again.
     """
 
     def __init__(self, venv: str, request: PipInstall, environ: Mapping[str, str]) -> None:
@@ -222,11 +221,15 @@ class Verification(After):
         from pyenvboot.venv.layout import site_dirs
 
         for site in site_dirs(self.venv):
-            for entry in os.scandir(site):
-                if entry.name.endswith(".pth"):
-                    st = entry.stat(follow_symlinks=False)
-                    if max(st.st_mtime, st.st_ctime) >= self.started - 1.0:
-                        return True
+            try:
+                with os.scandir(site) as entries:
+                    for entry in entries:
+                        if entry.name.endswith(".pth"):
+                            st = entry.stat(follow_symlinks=False)
+                            if max(st.st_mtime, st.st_ctime) >= self.started - 1.0:
+                                return True
+            except OSError:
+                return True  # cannot tell: ask again
         return False
 
 
