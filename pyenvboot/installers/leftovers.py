@@ -20,7 +20,7 @@ from pyenvboot.venv.layout import site_dirs
 # Imported before every installer starts: csv, re and typing (~12 ms) only where they are used.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Set
+    from typing import Dict, List, Set, Tuple
 
 # pip writes dist-info files through "<name><8 random characters>.tmp" and renames them.
 PIP_TEMP_FILES = ("INSTALLER", "RECORD", "REQUESTED", "direct_url.json", "METADATA", "WHEEL")
@@ -111,6 +111,25 @@ def finish_record(site: str, name: str) -> List[str]:
     except csv.Error:
         return []
     known = set(listed)
+    added, temps = byte_code(site, listed, known)
+    if not os.path.exists(os.path.join(path, "INSTALLER")):
+        return temps  # cut short before the console scripts: not complete, only the temporaries go
+    for directory, _, files in os.walk(path):
+        for file in sorted(files):
+            entry = os.path.relpath(os.path.join(directory, file), site)
+            if entry not in known and not pip_leftover(file):
+                added.append(entry)
+    if added:
+        print("pyenvboot: completing %s, left by an interrupted pip" % record, file=sys.stderr)
+        with open(record, "a", encoding="utf-8", newline="") as f:
+            if text and not text.endswith("\n"):
+                f.write("\n")
+            csv.writer(f, lineterminator="\n").writerows([entry, "", ""] for entry in added)
+    return temps
+
+
+def byte_code(site: str, listed: List[str], known: Set[str]) -> Tuple[List[str], List[str]]:
+    """(the ``.pyc`` files beside the modules ``listed`` that ``known`` lacks, importlib's temporaries there)."""
     added: List[str] = []
     temps: List[str] = []
     modules: Dict[str, Set[str]] = {}  # __pycache__ -> the module names RECORD lists beside it
@@ -129,17 +148,4 @@ def finish_record(site: str, name: str) -> List[str]:
                 temps.append(os.path.join(site, cache, entry))
             elif entry.endswith(".pyc") and cache + "/" + entry not in known:
                 added.append(cache + "/" + entry)
-    if not os.path.exists(os.path.join(path, "INSTALLER")):
-        return temps  # cut short before the console scripts: not complete, only the temporaries go
-    for directory, _, files in os.walk(path):
-        for file in sorted(files):
-            entry = os.path.relpath(os.path.join(directory, file), site)
-            if entry not in known and not pip_leftover(file):
-                added.append(entry)
-    if added:
-        print("pyenvboot: completing %s, left by an interrupted pip" % record, file=sys.stderr)
-        with open(record, "a", encoding="utf-8", newline="") as f:
-            if text and not text.endswith("\n"):
-                f.write("\n")
-            csv.writer(f, lineterminator="\n").writerows([entry, "", ""] for entry in added)
-    return temps
+    return added, temps
