@@ -11,6 +11,7 @@ from shlex import quote
 from typing import Dict, List, Mapping, Sequence, Tuple
 
 from pyenvboot.diagnosis.report import Problem, shown
+from pyenvboot.installers.leftovers import pip_stash
 from pyenvboot.packages.dists import Distribution
 from pyenvboot.packages.versions import version_key
 from pyenvboot.venv.facts import VenvFacts
@@ -99,7 +100,7 @@ def unfinished(sites: Sequence[str], dists: Sequence[Distribution], pip: str) ->
             )
     for site in sites:
         try:
-            left = sorted(name for name in os.listdir(site) if name.startswith("~"))
+            left = sorted(name for name in os.listdir(site) if pip_stash(name))
         except OSError:
             continue
         if left:

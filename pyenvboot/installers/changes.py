@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import stat
 
+from pyenvboot.packages.record import record_paths
 from pyenvboot.venv.layout import lib_dirs, site_dirs
 
 TYPE_CHECKING = False
@@ -67,19 +68,15 @@ class Tracker:
 
     def add_record(self, dist_info: str, scope: Scope) -> bool:
         """Add what the RECORD of ``dist_info`` lists to ``scope``; False when there is no readable RECORD."""
-        import csv  # only when a distribution changed
-
         try:
-            with open(dist_info + "/RECORD", encoding="utf-8", newline="") as f:
-                rows = list(csv.reader(f))
-        except (OSError, UnicodeDecodeError, csv.Error):
+            with open(dist_info + "/RECORD", encoding="utf-8") as f:
+                paths = record_paths(f.read())
+        except (OSError, UnicodeDecodeError, ValueError):
             return False
         site = os.path.dirname(dist_info)
         scope.dirs.add(os.path.relpath(dist_info, self.venv))  # its own files, listed in RECORD or not
-        for row in rows:
-            if not row or not row[0]:
-                continue
-            target = os.path.normpath(os.path.join(site, row[0]))
+        for path in paths:
+            target = os.path.normpath(os.path.join(site, path))
             if not target.startswith(self.venv + "/"):
                 continue
             parent = os.path.relpath(os.path.dirname(target), self.venv)

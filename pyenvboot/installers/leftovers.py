@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from pyenvboot.packages.record import record_paths
 from pyenvboot.venv.files import remove_path
 from pyenvboot.venv.layout import site_dirs
 
@@ -31,6 +32,11 @@ def pyc_temp(name: str) -> bool:
     Lib/importlib/_bootstrap_external.py), which it renames into place?"""
     head, dot, tail = name.rpartition(".")
     return bool(dot) and head.endswith(".pyc") and tail.isascii() and tail.isdigit()
+
+
+def pip_stash(name: str) -> bool:
+    """A distribution pip moved aside (``~<name>``) while replacing it, to restore it if the install fails?"""
+    return name.startswith("~")
 
 
 def pip_leftover(name: str) -> bool:
@@ -52,7 +58,7 @@ def remove_pip_leftovers(venv: str) -> None:
     for site in site_dirs(venv):
         for name in sorted(os.listdir(site)):
             path = os.path.join(site, name)
-            if name.startswith("~"):
+            if pip_stash(name):
                 doomed = [path]
             elif name.endswith(".dist-info") and os.path.isdir(path) and not os.path.islink(path):
                 doomed = dist_info_leftovers(site, name)
@@ -104,11 +110,9 @@ def finish_record(site: str, name: str) -> List[str]:
         text = data.decode()
     except (OSError, UnicodeDecodeError):
         return []
-    import csv
-
     try:
-        listed = [row[0] for row in csv.reader(text.splitlines()) if row]
-    except csv.Error:
+        listed = record_paths(text)
+    except ValueError:
         return []
     known = set(listed)
     added, temps = byte_code(site, listed, known)
@@ -124,6 +128,8 @@ def finish_record(site: str, name: str) -> List[str]:
         with open(record, "a", encoding="utf-8", newline="") as f:
             if text and not text.endswith("\n"):
                 f.write("\n")
+            import csv
+
             csv.writer(f, lineterminator="\n").writerows([entry, "", ""] for entry in added)
     return temps
 

@@ -33,12 +33,13 @@ imports this module.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+
+from pyenvboot.packages.record import record_paths
 
 # A compiled extension module tied to one CPython version: foo.cpython-311-x86_64-linux-gnu.so
 CPYTHON_EXTENSION = re.compile(r"\.cpython-(\d)(\d+)[^/]*\.so$")
@@ -80,6 +81,12 @@ def _read_text(path: str) -> Optional[str]:
         return None
 
 
+def directory_name(basename: str) -> str:
+    """The distribution name in a metadata directory's name: ``{name}-{version}.dist-info`` (the name
+    escaped, PEP 427), setuptools' ``{name}-{version}-pyX.Y.egg-info``, ``{name}.egg-info``."""
+    return basename.rsplit(".", 1)[0].split("-")[0]
+
+
 def read_distribution(path: str) -> Optional[Distribution]:
     """The distribution whose metadata is at ``path`` (a .dist-info or .egg-info), or None."""
     import importlib.metadata
@@ -95,7 +102,7 @@ def read_distribution(path: str) -> Optional[Distribution]:
     def header(key: str) -> str:  # 3.12 warns about [] on a missing key, which is to raise KeyError one day
         return str(message[key]).strip() if key in message else ""
 
-    name = header("Name") or basename.rsplit(".", 1)[0].split("-")[0]
+    name = header("Name") or directory_name(basename)
     dist = Distribution(name=name, version=header("Version"), path=path, location=os.path.dirname(path))
     # Requirements as meta.requires gives them, without parsing the metadata a second time for a .dist-info:
     # Requires-Dist lines, else (an .egg-info) setuptools' requires.txt turned into PEP 508 strings.
@@ -116,8 +123,7 @@ def _installed_files(path: str) -> List[str]:
             return []
         listed = _read_text(os.path.join(path, "installed-files.txt")) or ""
         return [os.path.normpath(os.path.join(basename, line.strip())) for line in listed.splitlines() if line.strip()]
-    record = _read_text(os.path.join(path, "RECORD")) or ""
-    return [row[0] for row in csv.reader(record.splitlines()) if row and row[0]]
+    return record_paths(_read_text(os.path.join(path, "RECORD")) or "")
 
 
 def read_distributions(directory: str) -> List[Distribution]:
@@ -158,7 +164,7 @@ class ByName(Mapping[str, Distribution]):
                 continue
             for name in names:
                 if name.endswith((".dist-info", ".egg-info")):
-                    key = canonical(name.rsplit(".", 1)[0].split("-")[0])
+                    key = canonical(directory_name(name))
                     self.candidates.setdefault(key, []).append(os.path.join(site, name))
 
     def __getitem__(self, name: str) -> Distribution:

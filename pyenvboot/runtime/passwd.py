@@ -24,8 +24,8 @@ def validate_user_name(name: str, source: str = "PYENVBOOT_USER") -> str:
     """``name`` if it is a safe login name (the contract's name rule), else :class:`IdentityError`."""
     if not 0 < len(name) <= NAME_MAX or name[0] not in NAME_FIRST or any(c not in NAME_REST for c in name):
         raise IdentityError(
-            "refusing user name %r from %s: use 1-32 characters of a-z, 0-9, '_', '-', '.',"
-            " starting with a letter or '_'" % (name, source)
+            "refusing user name %r from %s: use 1-%d characters of a-z, 0-9, '_', '-', '.',"
+            " starting with a letter or '_'" % (name, source, NAME_MAX)
         )
     return name
 
