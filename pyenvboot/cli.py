@@ -1,7 +1,10 @@
 """The command line: a thin layer that turns errors into ``error: ...`` and an exit code.
 
 ``exec`` runs on every container start, so it is parsed by hand and never imports
-argparse (about 10 ms); every other command uses argparse.
+argparse (about 10 ms, 20 with the parser's other imports); so are the plain forms
+of ``env``, ``pip`` and ``fix-permissions``, whose no-op pass is measured against
+a shell pipeline. Every other command, and any form the hand parsers do not take,
+uses argparse.
 """
 
 from __future__ import annotations
@@ -194,12 +197,26 @@ def _cmd_check(ns: "argparse.Namespace") -> int:
     return 0 if report.healthy else EXIT_FAILURE  # 1: check found problems
 
 
+def parse_fix_permissions(args: Sequence[str]) -> Optional[Tuple[Optional[str], List[str]]]:
+    """``fix-permissions [--group GROUP] PATH...`` -> (group, paths), by hand; None: anything else (argparse's)."""
+    group: Optional[str] = None
+    if args[:1] == ["--group"] and len(args) > 1:
+        group, args = args[1], args[2:]
+    if not args or any(arg.startswith("-") for arg in args):
+        return None
+    return group, list(args)
+
+
 def _cmd_fix_permissions(ns: "argparse.Namespace") -> int:
+    return _fix_permissions(ns.group, ns.paths)
+
+
+def _fix_permissions(group: Optional[str], paths: Sequence[str]) -> int:
     from pyenvboot.permissions.policy import fix_tree, resolve_group
 
-    gid = resolve_group(ns.group)
+    gid = resolve_group(group)
     status = 0
-    for path in ns.paths:
+    for path in paths:
         report = fix_tree(path, gid)
         print("%s: %d entries, %d changed" % (path, report.scanned, report.changed))
         for line in report.special:
@@ -225,6 +242,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         env_args = parse_env(args[1:]) if args[:1] == ["env"] else None
         if env_args is not None:
             code = _env(*env_args)
+            sys.stdout.flush()
+            return code
+        fix_args = parse_fix_permissions(args[1:]) if args[:1] == ["fix-permissions"] else None
+        if fix_args is not None:
+            code = _fix_permissions(*fix_args)
             sys.stdout.flush()
             return code
         from pyenvboot.parser import build_parser

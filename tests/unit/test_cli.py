@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from pyenvboot import errors
-from pyenvboot.cli import HelpRequested, main, parse_env, parse_exec
+from pyenvboot.cli import HelpRequested, main, parse_env, parse_exec, parse_fix_permissions
 from pyenvboot.errors import UsageError
+from pyenvboot.parser import build_parser
 
 
 @pytest.mark.parametrize(
@@ -70,6 +71,32 @@ def test_usage_errors_are_one_line_and_exit_2(argv: list, capsys: pytest.Capture
 )
 def test_parse_env_by_hand_or_defer(args: list, expected: object) -> None:  # type: ignore[type-arg]
     assert parse_env(args) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["/a"], (None, ["/a"])),
+        (["/a", "b c", "/"], (None, ["/a", "b c", "/"])),
+        (["--group", "wheel", "/a"], ("wheel", ["/a"])),
+        (["--group", "0", "/a", "/b"], ("0", ["/a", "/b"])),
+        (["--group", "", "/a"], ("", ["/a"])),
+        ([], None),
+        (["--group", "0"], None),
+        (["--group"], None),
+        (["--group=0", "/a"], None),
+        (["--", "-a"], None),
+        (["/a", "--group", "0"], None),
+        (["-h"], None),
+        (["/a", "--help"], None),
+    ],
+)
+def test_parse_fix_permissions_by_hand_or_defer(args: list, expected: object) -> None:  # type: ignore[type-arg]
+    """What the hand parser takes, argparse reads the same way; the rest it leaves to argparse."""
+    assert parse_fix_permissions(args) == expected
+    if expected is not None:
+        ns = build_parser().parse_args(["fix-permissions", *args])
+        assert (ns.group, ns.paths) == expected
 
 
 @pytest.fixture
