@@ -19,6 +19,7 @@ from typing import Dict, List, Tuple
 from benchmarks.harness import Case, checked, interleave, log, ratio
 from benchmarks.prepare import PLAIN_PATH, Env, ensure_perm_venv
 from benchmarks.report import Section, Table, Target
+from pyenvboot.permissions.parallel import default_workers
 
 TARGET = 0.3  # the no-op pass at most 0.3x of the find pipeline
 
@@ -110,14 +111,19 @@ def run(env: Env, rounds: int) -> Section:
         return {}
 
     lib = env.venv + "/share/pyenvboot/lib"
-    direct = "import sys; sys.path.insert(0, %r); from pyenvboot.permissions.policy import fix_tree; fix_tree(%r, 0)"
+    direct = (
+        "import sys; sys.path.insert(0, %r); from pyenvboot.permissions.policy import fix_tree; fix_tree(%r, 0%s)"
+    )
+    workers = default_workers()
     # What a no-op pass cannot avoid: one walk that lstat()s every entry, and (for pyenvboot) a Python start.
     references = [
         ("reference: one find pass (`find -P V ! -gid 0 -exec chgrp 0 {} +`)",
          ["/usr/bin/find", "-P", tree, "!", "-gid", "0", "-exec", "chgrp", "0", "{}", "+"]),
         ("reference: `V/bin/python -I -S -c pass`", [env.venv + "/bin/python", "-I", "-S", "-c", "pass"]),
-        ("reference: pyenvboot's `fix_tree()` called directly (no CLI)",
-         [env.venv + "/bin/python", "-I", "-S", "-c", direct % (lib, tree)]),
+        ("reference: pyenvboot's `fix_tree()` called directly (no CLI), %d worker processes" % workers,
+         [env.venv + "/bin/python", "-I", "-S", "-c", direct % (lib, tree, "")]),
+        ("reference: the same in one process (`workers=1`)",
+         [env.venv + "/bin/python", "-I", "-S", "-c", direct % (lib, tree, ", workers=1")]),
     ]  # fmt: skip
     noop = [Case(name, argv, run_env) for name, argv in tools + references]
     work = [Case(name, argv, run_env, prepare=degrade) for name, argv in tools]
@@ -174,12 +180,13 @@ def run(env: Env, rounds: int) -> Section:
             r <= TARGET,
         )
     )
-    find1, start_ms, walk = (c.median_ms for c in noop[len(tools) :])
+    find1, start_ms, walk, walk1 = (c.median_ms for c in noop[len(tools) :])
     section.notes.append(
-        "The floor of a no-op pass: every entry must be lstat()ed once, which is what one find pass does (%.0f ms"
-        " here, about a quarter of the s2i pipeline's four); a Python implementation adds an interpreter start"
-        " (%.0f ms). Best case: (%.0f + %.0f) / %.0f = %.2fx of s2i. pyenvboot's walk alone (`fix_tree()` called"
-        " directly, less the interpreter start) takes %.0f ms, %.1fx one find pass; the CLI around it adds %.0f ms."
+        "The floor of a no-op pass in one process: every entry must be lstat()ed once, which is what one find pass"
+        " does (%.0f ms here, about a quarter of the s2i pipeline's four); a Python implementation adds an"
+        " interpreter start (%.0f ms): (%.0f + %.0f) / %.0f = %.2fx of s2i. pyenvboot's walk alone (`fix_tree()`"
+        " called directly, less the interpreter start) takes %.0f ms in one process (%.1fx one find pass) and %.0f ms"
+        " with its %d worker processes (one per CPU, as `nproc` counts them); the CLI around it: %+.0f ms."
         % (
             find1,
             start_ms,
@@ -187,8 +194,10 @@ def run(env: Env, rounds: int) -> Section:
             start_ms,
             noop[1].median_ms,
             (find1 + start_ms) / noop[1].median_ms,
+            walk1 - start_ms,
+            (walk1 - start_ms) / find1,
             walk - start_ms,
-            (walk - start_ms) / find1,
+            workers,
             noop[0].median_ms - walk,
         )
     )

@@ -129,11 +129,7 @@ def apply_policy(venv: str, gid: int, scope: Optional[Scope]) -> Report:
         if any(tree.startswith(other + "/") for other in scope.trees):
             continue  # inside another tree of the scope
         if os.path.isdir(tree) and not os.path.islink(tree):
-            part = fix_tree(tree, gid, only_owned=only_owned)
-            report.scanned += part.scanned
-            report.changed += part.changed
-            report.skipped += part.skipped
-            report.special += part.special
+            report.add(fix_tree(tree, gid, only_owned=only_owned))
     return report
 
 

@@ -101,9 +101,15 @@ class Report:
     def __init__(self) -> None:
         self.scanned = 0
         self.changed = 0
-        self.offenders: List[str] = []
         self.skipped: List[str] = []
         self.special: List[str] = []  # "PATH: what it is", left alone (see special_kind)
+
+    def add(self, other: "Report") -> None:
+        """Count ``other``'s walk in this one (a walk in parts: workers, or a step's trees)."""
+        self.scanned += other.scanned
+        self.changed += other.changed
+        self.skipped += other.skipped
+        self.special += other.special
 
 
 # Device nodes, FIFOs and sockets are left alone, never made group-writable: group write on a
@@ -161,18 +167,10 @@ def walk(root: str, report: Report, gid: int) -> Iterator[Entry]:
     yielded, so a compliant tree costs one ``fstatat`` per entry and little Python.
     Directories we cannot open are recorded in ``report.skipped``.
     """
+    st, pfd, name = _open_root(root)
     try:
-        st = os.lstat(root)
-    except OSError as exc:
-        raise PermissionPolicyError("cannot read %s: %s" % (root, exc.strerror)) from None
-    if stat.S_ISLNK(st.st_mode):
-        raise PermissionPolicyError("%s is a symlink; pass the directory it points to" % root)
-    parent = os.path.dirname(os.path.abspath(root)) or "/"
-    pfd = os.open(parent, _DIR_FLAGS & ~os.O_NOFOLLOW)
-    try:
-        name = os.path.basename(os.path.abspath(root)) or "."
         if stat.S_ISDIR(st.st_mode):
-            yield from _walk_dir(pfd, name, root.rstrip("/") or "/", st, report, gid)
+            yield from walk_dir(pfd, name, root.rstrip("/") or "/", st, report, gid)
         else:
             report.scanned += 1
             if not compliant(st, gid):
@@ -181,52 +179,97 @@ def walk(root: str, report: Report, gid: int) -> Iterator[Entry]:
         os.close(pfd)
 
 
-def _walk_dir(dir_fd: int, name: str, path: str, st: os.stat_result, report: Report, gid: int) -> Iterator[Entry]:
+def _open_root(root: str) -> Tuple[os.stat_result, int, str]:
+    """(lstat of ``root``, a descriptor of its parent, its name there) for a walk; the caller closes the descriptor."""
+    try:
+        st = os.lstat(root)
+    except OSError as exc:
+        raise PermissionPolicyError("cannot read %s: %s" % (root, exc.strerror)) from None
+    if stat.S_ISLNK(st.st_mode):
+        raise PermissionPolicyError("%s is a symlink; pass the directory it points to" % root)
+    parent = os.path.dirname(os.path.abspath(root)) or "/"
+    return st, os.open(parent, _DIR_FLAGS & ~os.O_NOFOLLOW), os.path.basename(os.path.abspath(root)) or "."
+
+
+def walk_dir(dir_fd: int, name: str, path: str, st: os.stat_result, report: Report, gid: int) -> Iterator[Entry]:
+    """The offenders of the directory ``name`` in ``dir_fd`` (``path``, lstat ``st``) and of everything under it."""
+    opened = open_dir(dir_fd, name, path, st, report, gid)
+    if opened is None:
+        return
+    fd, offenders, subdirs = opened
+    try:
+        yield from offenders
+        for child, cst in subdirs:
+            yield from walk_dir(fd, child, path + "/" + child, cst, report, gid)
+    finally:
+        os.close(fd)
+
+
+def open_dir(
+    dir_fd: int, name: str, path: str, st: os.stat_result, report: Report, gid: int
+) -> Optional[Tuple[int, List[Entry], List[Tuple[str, os.stat_result]]]]:
+    """Open one directory of a walk and scan it: (its descriptor, its offenders, its subdirectories).
+
+    The directory itself is the first offender when it breaks the policy, and each
+    subdirectory comes with its ``lstat`` for the walk to descend into. None (and a
+    line in ``report.skipped``) when it cannot be opened; otherwise the caller closes
+    the descriptor, which the offenders' changes go through.
+    """
     report.scanned += 1
     try:
         fd = os.open(name, _DIR_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         report.skipped.append("%s: cannot open directory (%s)" % (path, exc.strerror))
-        return
+        return None
     try:
-        if not _same(os.fstat(fd), st):
-            report.skipped.append("%s: changed while walking" % path)
-            return
-        if not compliant(st, gid):
-            yield Entry(dir_fd, name, path, st, fd)
-        subdirs = []
+        # O_NOFOLLOW relative to the parent keeps the walk inside the tree. Only a directory to change is
+        # checked to be the one we looked at: an fstat for every directory is 5% of a no-op pass.
         offenders = []
-        scanned = 0
-        # The hot loop, one iteration per entry: scandir's DirEntry.stat() is one fstatat() relative to
-        # fd, and compliant() is inlined for files (the same test: group, g+rw, no o+w, g+x if u+x).
-        try:
-            with os.scandir(fd) as children:
-                for found in children:
-                    try:
-                        cst = found.stat(follow_symlinks=False)
-                    except FileNotFoundError:
-                        continue
-                    mode = cst.st_mode
-                    kind = mode & _S_IFMT
-                    if kind == _S_IFDIR:
-                        subdirs.append((found.name, cst))
-                        continue
-                    scanned += 1
-                    if kind != _S_IFLNK and (
-                        cst.st_gid != gid or mode & 0o062 != 0o060 or (mode & 0o100 and not mode & 0o010)
-                    ):
-                        offenders.append((found.name, cst))
-        except OSError as exc:
-            report.skipped.append("%s: cannot list directory (%s)" % (path, exc.strerror))
-            return
-        finally:
-            report.scanned += scanned
-        for child, cst in offenders:
-            yield from _offender(Entry(fd, child, path + "/" + child, cst), report)
-        for child, cst in subdirs:
-            yield from _walk_dir(fd, child, path + "/" + child, cst, report, gid)
-    finally:
+        if not compliant(st, gid):
+            if not _same(os.fstat(fd), st):
+                report.skipped.append("%s: changed while walking" % path)
+                os.close(fd)
+                return None
+            offenders.append(Entry(dir_fd, name, path, st, fd))
+        found, subdirs = _scan(fd, path, report, gid)
+    except BaseException:
         os.close(fd)
+        raise
+    for child, cst in found:
+        offenders.extend(_offender(Entry(fd, child, path + "/" + child, cst), report))
+    return fd, offenders, subdirs
+
+
+def _scan(
+    fd: int, path: str, report: Report, gid: int
+) -> Tuple[List[Tuple[str, os.stat_result]], List[Tuple[str, os.stat_result]]]:
+    """(offending entries, subdirectories) of an open directory, each with its lstat; subdirectories not counted."""
+    offenders = []
+    subdirs = []
+    scanned = 0
+    # The hot loop, one iteration per entry: scandir's DirEntry.stat() is one fstatat() relative to
+    # fd, and compliant() is inlined for files (the same test: group, g+rw, no o+w, g+x if u+x).
+    try:
+        with os.scandir(fd) as children:
+            for found in children:
+                try:
+                    cst = found.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                mode = cst.st_mode
+                kind = mode & _S_IFMT
+                if kind == _S_IFDIR:
+                    subdirs.append((found.name, cst))
+                    continue
+                scanned += 1
+                if kind != _S_IFLNK and (
+                    cst.st_gid != gid or mode & 0o062 != 0o060 or (mode & 0o100 and not mode & 0o010)
+                ):
+                    offenders.append((found.name, cst))
+    except OSError as exc:
+        report.skipped.append("%s: cannot list directory (%s)" % (path, exc.strerror))
+    report.scanned += scanned
+    return offenders, subdirs
 
 
 def _offender(entry: Entry, report: Report) -> Iterator[Entry]:
@@ -270,16 +313,43 @@ def foreign_hardlink(st: os.stat_result) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_nlink > 1 and st.st_uid != os.geteuid()
 
 
-def fix_tree(root: str, gid: int, only_owned: bool = False) -> Report:
+def fix_tree(root: str, gid: int, only_owned: bool = False, workers: Optional[int] = None) -> Report:
     """Apply the policy under ``root``; with ``only_owned``, touch only our own entries.
 
     ``only_owned`` is for ``pyenvboot pip`` run by an arbitrary UID: it can fix what it
-    installed but not what root or another UID owns.
+    installed but not what root or another UID owns. A directory is walked by
+    ``workers`` processes (default: one per CPU we may use, see ``parallel``). The
+    lines of the report are sorted, whoever walked them.
     """
     refuse_system_path(root)
     report = Report()
-    _fix(walk(root, report, gid), report, gid, only_owned)
+    if not _fixed_by_workers(root, report, gid, only_owned, workers):
+        fix_entries(walk(root, report, gid), report, gid, only_owned)
+    report.skipped.sort()
+    report.special.sort()
     return report
+
+
+def _fixed_by_workers(root: str, report: Report, gid: int, only_owned: bool, workers: Optional[int]) -> bool:
+    """Fix the directory ``root`` with worker processes; False when it is not one, one CPU, or a worker failed.
+
+    After a failure ``report`` keeps only what was changed: the caller walks it all again.
+    """
+    if workers is not None and workers < 2:
+        return False
+    from pyenvboot.permissions import parallel
+
+    count = parallel.default_workers() if workers is None else workers
+    st, pfd, name = _open_root(root)
+    try:
+        if count < 2 or not stat.S_ISDIR(st.st_mode):
+            return False
+        if parallel.fix_spread(pfd, name, root.rstrip("/") or "/", st, report, gid, only_owned, count):
+            return True
+    finally:
+        os.close(pfd)
+    report.scanned, report.skipped, report.special = 0, [], []
+    return False
 
 
 def fix_dirs(root: str, dirs: Iterable[str], gid: int, only_owned: bool = False) -> Report:
@@ -300,8 +370,8 @@ def fix_dirs(root: str, dirs: Iterable[str], gid: int, only_owned: bool = False)
             continue
         for i in range(len(parts) + 1):
             wanted.add("/".join(parts[:i]))
-    _fix(_walk_dirs(root.rstrip("/") or "/", sorted(wanted, key=lambda r: r.split("/") if r else []), report, gid),
-         report, gid, only_owned)  # fmt: skip
+    rels = sorted(wanted, key=lambda r: r.split("/") if r else [])
+    fix_entries(_walk_dirs(root.rstrip("/") or "/", rels, report, gid), report, gid, only_owned)
     return report
 
 
@@ -362,7 +432,8 @@ def _open_below(
     return stack[-1][1]
 
 
-def _fix(entries: Iterable[Entry], report: Report, gid: int, only_owned: bool) -> None:
+def fix_entries(entries: Iterable[Entry], report: Report, gid: int, only_owned: bool) -> None:
+    """Bring each of ``entries`` (a walk's offenders) in line with the policy, counting what changed."""
     euid = os.geteuid()
     for entry in entries:
         new_gid, new_mode = needed(entry.st, gid)

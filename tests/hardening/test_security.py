@@ -13,7 +13,7 @@ import shutil
 import stat
 import subprocess
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -118,13 +118,12 @@ def test_a_symlink_swapped_in_during_the_walk_is_not_followed(
         os.rename(inside / name, inside / (name + ".moved"))
         (inside / name).symlink_to(target)
 
-    real_walk = permissions.walk
+    real_apply = permissions.apply
 
-    def racing_walk(root: str, report: permissions.Report, gid: int) -> Iterator[permissions.Entry]:
-        for entry in real_walk(root, report, gid):
-            if entry.name == "victim":
-                swap("victim", secret)  # after lstat, before the chmod
-            yield entry
+    def racing_apply(entry: permissions.Entry, gid: Optional[int], mode: Optional[int]) -> None:
+        if entry.name == "victim":
+            swap("victim", secret)  # after lstat, before the chmod
+        real_apply(entry, gid, mode)
 
     real_open = os.open
 
@@ -133,7 +132,7 @@ def test_a_symlink_swapped_in_during_the_walk_is_not_followed(
             swap("victimdir", outside_dir)  # after the walk's lstat of it, before the directory is opened
         return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(permissions, "walk", racing_walk)
+    monkeypatch.setattr(permissions, "apply", racing_apply)
     monkeypatch.setattr(os, "open", racing_open)
     report = permissions.fix_tree(str(inside), 0)
     monkeypatch.undo()
