@@ -26,6 +26,7 @@ from typing import Dict, Iterator, List, NamedTuple, Optional, Tuple
 
 import pytest
 
+from pyenvboot.runtime.contract import PASSWD_KEPT
 from pyenvboot.runtime.environment import activation_changes, apply_changes
 from pyenvboot.runtime.launcher import LIB_RELPATH
 from pyenvboot.runtime.state import mark_started
@@ -101,6 +102,7 @@ class Case:
     # The contract has the launcher's sh do this start alone, without Python.
     sh_alone: bool = True
     primer: str = "python"  # the side whose first start left the cached identity
+    passwd: str = ""  # "no-final-newline", or "long": more lines than the launcher keeps (PASSWD_KEPT)
 
 
 def image_env(world: World, case_env: Dict[str, Optional[str]], raw_path: bool = False) -> Dict[str, str]:
@@ -122,7 +124,12 @@ def reset(world: World, case: Case) -> None:
     for entry in tmp.iterdir():
         shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
     passwd = world.root / "passwd"
-    shutil.copy(world.root / "passwd.orig", passwd)
+    text = (world.root / "passwd.orig").read_text()
+    if case.passwd == "long":
+        text += "".join("u%d:x:%d:%d::/:/bin/sh\n" % (i, 70000 + i, 70000 + i) for i in range(PASSWD_KEPT + 5))
+    elif case.passwd:
+        text = text.rstrip("\n")
+    passwd.write_text(text)
     passwd.chmod(0o664 if case.writable_passwd else 0o644)
     mark_started({"TMPDIR": str(tmp)})
 
@@ -149,6 +156,7 @@ class Seen(NamedTuple):
     umask: str
     env: Dict[str, str]
     stderr: str
+    nss_passwd: Optional[str]  # what nss_wrapper reads (NSS_WRAPPER_PASSWD), as the app's getpwuid() sees it
 
 
 def start(world: World, case: Case, side: str) -> Seen:
@@ -161,7 +169,10 @@ def start(world: World, case: Case, side: str) -> Seen:
     umask, _, rest = proc.stdout.partition("\n")
     pairs = (item.partition("=") for item in rest.split("\0") if item)
     env = {k: v for k, _, v in pairs if k not in SHELL_OWN}
-    return Seen(proc.returncode, umask, env, proc.stderr)
+    # The passwd of a first start. After a cached one it may differ in the home field: Python writes the
+    # home of this start, the launcher's sh keeps the cached file (a copy of /etc/passwd per start).
+    nss = env.get("NSS_WRAPPER_PASSWD") if case.cached is None else None
+    return Seen(proc.returncode, umask, env, proc.stderr, Path(nss).read_text() if nss else None)
 
 
 NOBODY = 65534
@@ -200,6 +211,9 @@ CASES.update(
         # One it can.
         "nameless-named-by-pyenvboot-user": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_USER": "app_2.x-y"}),
         "nameless-no-nss-wrapper": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_NSS_WRAPPER": ""}),
+        "nameless-passwd-without-final-newline": Case(ARBITRARY_UID, NAMELESS, passwd="no-final-newline"),
+        "nameless-long-passwd": Case(ARBITRARY_UID, NAMELESS, passwd="long"),
+        "named-long-passwd": Case(NAMED_UID, {"HOME": "/", "USER": None, "LOGNAME": None}, passwd="long"),
         # Cached identities: the first start's, for the same inputs and for others.
         "cached-same": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS),
         "cached-home-then-usable": Case(ARBITRARY_UID, {**NAMELESS, "HOME": "@own"}, cached=NAMELESS),
