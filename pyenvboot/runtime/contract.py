@@ -42,6 +42,12 @@ nameless UID   Python picks a name and writes it (passwd, nss_wrapper) and the
                identity cache; sh sources that cache (owned by the UID, no
                symlink) when it was made for the same PYENVBOOT_USER,
                PYENVBOOT_NSS_WRAPPER and LD_PRELOAD, and prints its warning.
+runtime files  nss_wrapper's passwd and the identity cache: in a sticky TMPDIR
+               (/tmp: only a file's owner may replace it, unlink(2)) the files
+               ``TMPDIR/pyenvboot-UID-NAME``, made with O_EXCL; elsewhere
+               (an emptyDir volume is 0777) ``NAME`` in the private dir
+               ``TMPDIR/pyenvboot-UID`` (0700, the UID's). TMPDIR without its
+               trailing slashes; unset or empty: /tmp.
                The launcher's sh makes a first start itself where that takes
                no lock and no quoting (see :data:`SH_FIRST_START`).
 hand-over      Anything else (no name, no usable HOME): sh runs Python, which
@@ -70,7 +76,8 @@ PASSWD_SHELL = "/bin/sh"
 # Where libnss_wrapper.so is looked for, with /usr/lib/*-linux-gnu (Debian's multiarch dirs) after the first.
 NSS_WRAPPER_DIRS = ("/usr/lib64", "/usr/lib", "/lib64", "/lib")
 DEFAULT_HOME = "/home/pyenvboot"
-IDENTITY_CACHE = "identity.sh"  # in the private runtime dir
+IDENTITY_CACHE = "identity.sh"  # a runtime file (see runtime files below)
+NSS_PASSWD = "passwd"  # a runtime file: nss_wrapper's copy of /etc/passwd
 # The inputs a cached nameless identity was computed from: another value, another identity.
 CACHE_KEYS = ("PYENVBOOT_USER", "PYENVBOOT_NSS_WRAPPER", "LD_PRELOAD")
 
@@ -225,16 +232,21 @@ fi
 
 
 def sh_cached_identity() -> str:
-    """For a nameless UID: source the identity cache Python left (see :func:`cache_text`)."""
+    """For a nameless UID: source the identity cache Python or a first start left (see :func:`cache_text`)."""
     return (
         """\
 _pyenvboot_private=; _pyenvboot_x=; _pyenvboot_w=
 if [ -z "$_pyenvboot_n" ] && [ -n "$_pyenvboot_uid" ]; then
-  _pyenvboot_f="${TMPDIR:-/tmp}/pyenvboot-$_pyenvboot_uid/%s"
-  if [ -O "${_pyenvboot_f%%/*}" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then . "$_pyenvboot_f"; fi
+  _pyenvboot_f=${TMPDIR:-/tmp}
+  if [ -k "$_pyenvboot_f" ]; then _pyenvboot_f=$_pyenvboot_f/pyenvboot-$_pyenvboot_uid-%(cache)s
+  else
+    _pyenvboot_f=$_pyenvboot_f/pyenvboot-$_pyenvboot_uid
+    if [ -O "$_pyenvboot_f" ]; then _pyenvboot_f=$_pyenvboot_f/%(cache)s; else _pyenvboot_f=; fi
+  fi
+  if [ -n "$_pyenvboot_f" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then . "$_pyenvboot_f"; fi
 fi
 """
-        % IDENTITY_CACHE
+        % {"cache": IDENTITY_CACHE}
     )
 
 
@@ -243,8 +255,9 @@ fi
 # needs no Python. That is: not uid 0 (which Python never writes an entry for), /etc/passwd not
 # writable, a free and valid name, $HOME or the shared home usable, no LD_PRELOAD, no
 # PYENVBOOT_NSS_WRAPPER but an empty one, paths of plain characters (no quoting needed), and a runtime
-# dir this start makes (mkdir(1), from the shell's default PATH). Then it writes nss_wrapper's passwd
-# (where nss_wrapper is installed) and the cache, as Python would.
+# runtime files this start makes (in a private dir, mkdir(1) from the shell's default PATH, where TMPDIR
+# is not sticky). Then it writes nss_wrapper's passwd (where nss_wrapper is installed) and the cache, as
+# Python would.
 SH_FIRST_START = """\
 _pyenvboot_first_start() {
 if [ -z "$_pyenvboot_gid" ]; then
@@ -270,32 +283,41 @@ if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" 
       fi
     done
   fi
+  # The runtime files: _pyenvboot_p is their path less NAME; _pyenvboot_rd the private dir to make, if any.
   _pyenvboot_rd=${TMPDIR:-/tmp}
   while case $_pyenvboot_rd in */) true ;; *) false ;; esac; do _pyenvboot_rd=${_pyenvboot_rd%%/}; done
-  _pyenvboot_rd=$_pyenvboot_rd/pyenvboot-$_pyenvboot_uid
-  case $_pyenvboot_rd$_pyenvboot_h$_pyenvboot_lib in *[!A-Za-z0-9/._-]*) _pyenvboot_n= ;; esac
+  if [ -k "${_pyenvboot_rd:-/}" ]; then _pyenvboot_p=$_pyenvboot_rd/pyenvboot-$_pyenvboot_uid-; _pyenvboot_rd=
+  else _pyenvboot_rd=$_pyenvboot_rd/pyenvboot-$_pyenvboot_uid; _pyenvboot_p=$_pyenvboot_rd/
+  fi
+  case $_pyenvboot_p$_pyenvboot_h$_pyenvboot_lib in *[!A-Za-z0-9/._-]*) _pyenvboot_n= ;; esac
   if [ -n "$_pyenvboot_n" ] && [ -n "$_pyenvboot_h" ] \\
-    && command -p mkdir -m 700 "$_pyenvboot_rd" 2>/dev/null; then
-    umask 077
+    && { [ -z "$_pyenvboot_rd" ] || command -p mkdir -m 700 "$_pyenvboot_rd" 2>/dev/null; }; then
+    # O_EXCL (noclobber): a file that exists already, a symlink above all, is Python's to deal with.
+    umask 077; set -C
     if [ -n "$_pyenvboot_lib" ]; then
       # nss_wrapper's passwd: /etc/passwd, each line ending in a newline, and this UID's line.
-      { if [ "$_pyenvboot_kept" != x ]; then printf '%%s' "$_pyenvboot_all"
-        else
-          { while IFS= read -r _pyenvboot_l || [ -n "$_pyenvboot_l" ]; do
-              printf '%%s\\n' "$_pyenvboot_l"; _pyenvboot_l=
-            done < /etc/passwd; } 2>/dev/null
-        fi
-        printf '%%s:x:%%s:%%s:%(gecos)s:%%s:%(shell)s\\n' \\
-          "$_pyenvboot_n" "$_pyenvboot_uid" "$_pyenvboot_gid" "$_pyenvboot_h"
-      } > "$_pyenvboot_rd/passwd"
-      _pyenvboot_x="export NSS_WRAPPER_PASSWD=$_pyenvboot_rd/passwd LD_PRELOAD=$_pyenvboot_lib"
-      _pyenvboot_x="$_pyenvboot_x NSS_WRAPPER_GROUP=/etc/group"
+      if { { if [ "$_pyenvboot_kept" != x ]; then printf '%%s' "$_pyenvboot_all"
+             else
+               { while IFS= read -r _pyenvboot_l || [ -n "$_pyenvboot_l" ]; do
+                   printf '%%s\\n' "$_pyenvboot_l"; _pyenvboot_l=
+                 done < /etc/passwd; } 2>/dev/null
+             fi
+             printf '%%s:x:%%s:%%s:%(gecos)s:%%s:%(shell)s\\n' \\
+               "$_pyenvboot_n" "$_pyenvboot_uid" "$_pyenvboot_gid" "$_pyenvboot_h"
+           } > "${_pyenvboot_p}%(passwd)s"; } 2>/dev/null; then
+        _pyenvboot_x="export NSS_WRAPPER_PASSWD=${_pyenvboot_p}%(passwd)s LD_PRELOAD=$_pyenvboot_lib"
+        _pyenvboot_x="$_pyenvboot_x NSS_WRAPPER_GROUP=/etc/group"
+      else
+        _pyenvboot_n=
+      fi
     fi
-    printf '%%s\\n' "if [ \\"\\${PYENVBOOT_USER-}\\" = '${PYENVBOOT_USER-}' ] \\\\" \\
-      "  && [ \\"\\${PYENVBOOT_NSS_WRAPPER-}\\" = '' ] && [ \\"\\${LD_PRELOAD-}\\" = '' ]; then" \\
-      "  _pyenvboot_n='$_pyenvboot_n'; _pyenvboot_private=''; _pyenvboot_x='$_pyenvboot_x'; _pyenvboot_w=''" \\
-      fi > "$_pyenvboot_rd/%(cache)s"
-    umask %(umask)03o
+    if [ -n "$_pyenvboot_n" ] && ! { printf '%%s\\n' "if [ \\"\\${PYENVBOOT_USER-}\\" = '${PYENVBOOT_USER-}' ] \\\\" \\
+        "  && [ \\"\\${PYENVBOOT_NSS_WRAPPER-}\\" = '' ] && [ \\"\\${LD_PRELOAD-}\\" = '' ]; then" \\
+        "  _pyenvboot_n='$_pyenvboot_n'; _pyenvboot_private=''; _pyenvboot_x='$_pyenvboot_x'; _pyenvboot_w=''" \\
+        fi > "${_pyenvboot_p}%(cache)s"; } 2>/dev/null; then
+      _pyenvboot_n=; _pyenvboot_x=
+    fi
+    set +C; umask %(umask)03o
   else
     _pyenvboot_n=
   fi
@@ -312,6 +334,7 @@ fi
     "usable": sh_usable_home('"$_pyenvboot_h"'),
     "nss_dirs": " ".join(NSS_WRAPPER_DIRS[:1] + ("/usr/lib/*-linux-gnu",) + NSS_WRAPPER_DIRS[1:]),
     "cache": IDENTITY_CACHE,
+    "passwd": NSS_PASSWD,
     "umask": UMASK,
 }
 

@@ -19,7 +19,7 @@ import pwd
 
 from pyenvboot.errors import IdentityError
 from pyenvboot.runtime.contract import DEFAULT_HOME as DEFAULT_HOME
-from pyenvboot.runtime.contract import DEFAULT_USER, identity_untouched, shared_home, usable_home
+from pyenvboot.runtime.contract import DEFAULT_USER, NSS_PASSWD, identity_untouched, shared_home, usable_home
 from pyenvboot.runtime.passwd import PASSWD as PASSWD
 from pyenvboot.runtime.passwd import (
     append_passwd_entry,
@@ -29,7 +29,7 @@ from pyenvboot.runtime.passwd import (
     validate_user_name,
     write_nss_passwd,
 )
-from pyenvboot.runtime.state import cache_identity, private_home, runtime_dir
+from pyenvboot.runtime.state import cache_identity, private_home, runtime_file
 
 # typing costs ~5 ms of imports; the exec path only needs it for type checkers.
 TYPE_CHECKING = False
@@ -120,11 +120,11 @@ def record_identity(
         lib = find_nss_wrapper(environ)
     except IdentityError as exc:
         return {}, exc.message
-    private = runtime_dir(uid, environ) if lib else None
-    if not (lib and private):
+    target = runtime_file(uid, environ, NSS_PASSWD) if lib else None
+    if not (lib and target):
         return {}, None
     try:
-        changes: Changes = {"NSS_WRAPPER_PASSWD": write_nss_passwd(private, line)}
+        changes: Changes = {"NSS_WRAPPER_PASSWD": write_nss_passwd(target, line)}
     except OSError:
         return {}, None
     preload = environ.get("LD_PRELOAD", "")

@@ -131,8 +131,8 @@ def append_passwd_entry(path: str, line: str, uid: int, name: str) -> bool:
         os.close(fd)
 
 
-def write_nss_passwd(directory: str, line: str) -> str:
-    """A private copy of /etc/passwd plus ``line``, written atomically, for nss_wrapper."""
+def write_nss_passwd(target: str, line: str) -> str:
+    """A private copy of /etc/passwd plus ``line`` at ``target``, written atomically, for nss_wrapper."""
     try:
         with open(PASSWD, "rb") as f:
             content = f.read()
@@ -142,7 +142,6 @@ def write_nss_passwd(directory: str, line: str) -> str:
         content += b"\n"
     from pyenvboot.venv.files import write_atomic
 
-    target = directory + "/passwd"
     write_atomic(target, content + line.encode(), mode=0o600)
     return target
 

@@ -15,14 +15,36 @@ if TYPE_CHECKING:
     from typing import Mapping, Optional
 
 
+def temp_base(environ: Mapping[str, str]) -> str:
+    """TMPDIR (else /tmp) without its trailing slashes: "" for "/"."""
+    return (environ.get("TMPDIR") or "/tmp").rstrip("/")
+
+
+def runtime_file(uid: int, environ: Mapping[str, str], name: str) -> Optional[str]:
+    """Where the runtime file ``name`` of this UID goes, by the contract's runtime files rule; None: nowhere.
+
+    Directly in a sticky TMPDIR, where no other UID can replace a file of ours, so
+    that the launcher's sh makes a first start without forking mkdir(1) (2 ms of
+    it); elsewhere in :func:`runtime_dir`.
+    """
+    base = temp_base(environ)
+    try:
+        sticky = os.stat(base or "/").st_mode & 0o1000
+    except OSError:
+        return None
+    if sticky:
+        return "%s/pyenvboot-%d-%s" % (base, uid, name)
+    private = runtime_dir(uid, environ)
+    return None if private is None else private + "/" + name
+
+
 def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
-    """A private per-UID directory under TMPDIR for files the identity needs.
+    """A private per-UID directory under TMPDIR: the private home, and the runtime files where TMPDIR is not sticky.
 
     Refuses a pre-existing path that is a symlink or not ours, so another user
     cannot redirect what we write.
     """
-    base = environ.get("TMPDIR") or "/tmp"
-    path = "%s/pyenvboot-%d" % (base.rstrip("/") or "", uid)
+    path = "%s/pyenvboot-%d" % (temp_base(environ), uid)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -56,7 +78,7 @@ def started_marker(environ: Mapping[str, str]) -> Optional[str]:
             start = f.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
-    return "%s/pyenvboot-started-%s-%s" % ((environ.get("TMPDIR") or "/tmp").rstrip("/"), boot, start)
+    return "%s/pyenvboot-started-%s-%s" % (temp_base(environ), boot, start)
 
 
 def mark_started(environ: Mapping[str, str]) -> None:
@@ -94,17 +116,17 @@ def private_home(uid: int, environ: Mapping[str, str]) -> Optional[str]:
 def cache_identity(
     uid: int, environ: Mapping[str, str], name: str, home: Optional[str], exports: str, warning: str
 ) -> None:
-    """Leave a nameless UID's identity as sh in the private runtime dir for the shell hook.
+    """Leave a nameless UID's identity as sh in a runtime file for the shell hook.
 
     ``docker exec`` shells of that UID then source it instead of starting Python on
     every ``bash -c`` (see :func:`pyenvboot.runtime.contract.cache_text`). Best
     effort: without it the hook runs pyenvboot.
     """
-    private = runtime_dir(uid, environ)
-    if private is None:
+    target = runtime_file(uid, environ, IDENTITY_CACHE)
+    if target is None:
         return
-    target = private + "/" + IDENTITY_CACHE
-    text = cache_text(environ, name, home if home == private + "/home" else None, exports, warning)
+    private = "%s/pyenvboot-%d/home" % (temp_base(environ), uid)
+    text = cache_text(environ, name, home if home == private else None, exports, warning)
     from pyenvboot.venv.files import write_atomic
 
     try:

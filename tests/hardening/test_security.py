@@ -307,3 +307,42 @@ def test_passwd_is_made_writable_only_on_request(passwd: Path, base: Path, henv:
     st = passwd.stat()
     assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o664, 0)
     shutil.rmtree(venv)
+
+
+def test_runtime_files_another_uid_made_first_are_never_used(
+    base: Path, module_venv: Path, henv: Dict[str, str]
+) -> None:
+    """In a sticky TMPDIR, another UID can make a nameless UID's runtime files before its first start.
+
+    A symlink as nss_wrapper's passwd (to a file the victim may write) is never written
+    through, and a cache that would run code is never sourced: not by the launcher's
+    sh, nor by Python, nor by the hook. The app still starts.
+    """
+    from pyenvboot.runtime.environment import activation_changes, apply_changes
+
+    tmp = base / "planted-tmp"
+    tmp.mkdir()
+    tmp.chmod(0o1777)
+    victim = base / "victims-own-file"
+    victim.write_text("keep\n")
+    os.chown(victim, ARBITRARY_UID, 0)
+    planted_passwd = tmp / ("pyenvboot-%d-passwd" % ARBITRARY_UID)
+    planted_cache = tmp / ("pyenvboot-%d-identity.sh" % ARBITRARY_UID)
+    planted_passwd.symlink_to(victim)
+    planted_cache.write_text("_pyenvboot_n=evil; _pyenvboot_x='export PLANTED=1'\n")
+    for p in (planted_passwd, planted_cache):
+        os.chown(p, OTHER_UID, OTHER_UID, follow_symlinks=False)
+    home = base / "planted-shared-home"
+    home.mkdir()
+    home.chmod(0o2777)
+    env = {k: v for k, v in henv.items() if k not in ("USER", "LOGNAME")}
+    env.update(HOME="/", TMPDIR=str(tmp), PYENVBOOT_HOME=str(home))
+    env = apply_changes(env, activation_changes(env, str(module_venv)))
+    launcher = [str(module_venv / "bin/pyenvboot"), "exec", "--", "env"]
+    for argv in (launcher, [*pyenvboot(), "exec", "--venv", str(module_venv), "--", "env"], ["bash", "-c", "env"]):
+        proc = run([*as_uid(ARBITRARY_UID), *argv], env)
+        assert proc.returncode == 0, proc.stderr
+        assert "PLANTED=" not in proc.stdout and "USER=evil" not in proc.stdout, argv
+        assert "USER=default\n" in proc.stdout, argv  # named all the same, by the shared home's rule
+        assert victim.read_text() == "keep\n"
+        assert planted_passwd.is_symlink() and planted_cache.read_text().startswith("_pyenvboot_n=evil")

@@ -103,6 +103,7 @@ class Case:
     sh_alone: bool = True
     primer: str = "python"  # the side whose first start left the cached identity
     passwd: str = ""  # "no-final-newline", or "long": more lines than the launcher keeps (PASSWD_KEPT)
+    tmp_mode: int = 0o1777  # TMPDIR's: 0777 is a Kubernetes emptyDir's (not sticky: the runtime files in a dir)
 
 
 def image_env(world: World, case_env: Dict[str, Optional[str]], raw_path: bool = False) -> Dict[str, str]:
@@ -123,6 +124,7 @@ def reset(world: World, case: Case) -> None:
     tmp = world.root / "tmp"
     for entry in tmp.iterdir():
         shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+    tmp.chmod(case.tmp_mode)
     passwd = world.root / "passwd"
     text = (world.root / "passwd.orig").read_text()
     if case.passwd == "long":
@@ -213,6 +215,12 @@ CASES.update(
         "nameless-no-nss-wrapper": Case(ARBITRARY_UID, {**NAMELESS, "PYENVBOOT_NSS_WRAPPER": ""}),
         "nameless-passwd-without-final-newline": Case(ARBITRARY_UID, NAMELESS, passwd="no-final-newline"),
         "nameless-long-passwd": Case(ARBITRARY_UID, NAMELESS, passwd="long"),
+        "nameless-tmpdir-not-sticky": Case(ARBITRARY_UID, NAMELESS, tmp_mode=0o777),
+        "cached-tmpdir-not-sticky": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS, tmp_mode=0o777),
+        "sh-cached-tmpdir-not-sticky": Case(
+            ARBITRARY_UID, NAMELESS, cached=NAMELESS, tmp_mode=0o777, primer="launcher"
+        ),
+        "nameless-tmpdir-slash": Case(ARBITRARY_UID, {**NAMELESS, "TMPDIR": "@tmp//"}),
         "named-long-passwd": Case(NAMED_UID, {"HOME": "/", "USER": None, "LOGNAME": None}, passwd="long"),
         # Cached identities: the first start's, for the same inputs and for others.
         "cached-same": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS),
