@@ -200,7 +200,7 @@ def _cmd_check(ns: "argparse.Namespace") -> int:
 def parse_fix_permissions(args: Sequence[str]) -> Optional[Tuple[Optional[str], List[str]]]:
     """``fix-permissions [--group GROUP] PATH...`` -> (group, paths), by hand; None: anything else (argparse's)."""
     group: Optional[str] = None
-    if args[:1] == ["--group"] and len(args) > 1:
+    if args[:1] == ["--group"] and len(args) > 1 and not args[1].startswith("-"):
         group, args = args[1], args[2:]
     if not args or any(arg.startswith("-") for arg in args):
         return None

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from typing import Mapping, Optional
 
 
+PRIVATE_HOME = "home"  # in the private dir
+
+
 def temp_base(environ: Mapping[str, str]) -> str:
     """TMPDIR (else /tmp) without its trailing slashes: "" for "/"."""
     return (environ.get("TMPDIR") or "/tmp").rstrip("/")
@@ -38,13 +41,18 @@ def runtime_file(uid: int, environ: Mapping[str, str], name: str) -> Optional[st
     return None if private is None else private + "/" + name
 
 
+def private_dir_path(uid: int, environ: Mapping[str, str]) -> str:
+    """``TMPDIR/pyenvboot-UID``, the name of :func:`runtime_dir` (a path only: nothing is made)."""
+    return "%s/pyenvboot-%d" % (temp_base(environ), uid)
+
+
 def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
     """A private per-UID directory under TMPDIR: the private home, and the runtime files where TMPDIR is not sticky.
 
     Refuses a pre-existing path that is a symlink or not ours, so another user
     cannot redirect what we write.
     """
-    path = "%s/pyenvboot-%d" % (temp_base(environ), uid)
+    path = private_dir_path(uid, environ)
     try:
         os.mkdir(path, 0o700)
     except FileExistsError:
@@ -103,7 +111,7 @@ def private_home(uid: int, environ: Mapping[str, str]) -> Optional[str]:
     private = runtime_dir(uid, environ)
     if private is None:
         return None
-    home = private + "/home"
+    home = private + "/" + PRIVATE_HOME
     try:
         os.mkdir(home, 0o700)
     except FileExistsError:
@@ -125,7 +133,7 @@ def cache_identity(
     target = runtime_file(uid, environ, IDENTITY_CACHE)
     if target is None:
         return
-    private = "%s/pyenvboot-%d/home" % (temp_base(environ), uid)
+    private = private_dir_path(uid, environ) + "/" + PRIVATE_HOME
     text = cache_text(environ, name, home if home == private else None, exports, warning)
     from pyenvboot.venv.files import write_atomic
 

@@ -85,6 +85,7 @@ def test_parse_env_by_hand_or_defer(args: list, expected: object) -> None:  # ty
         (["--group", "0"], None),
         (["--group"], None),
         (["--group=0", "/a"], None),
+        (["--group", "--help", "/a"], None),
         (["--", "-a"], None),
         (["/a", "--group", "0"], None),
         (["-h"], None),
