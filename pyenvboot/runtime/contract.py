@@ -42,14 +42,14 @@ nameless UID   Python picks a name and writes it (passwd, nss_wrapper) and the
                identity cache; sh sources that cache (owned by the UID, no
                symlink) when it was made for the same PYENVBOOT_USER,
                PYENVBOOT_NSS_WRAPPER and LD_PRELOAD, and prints its warning.
+               The launcher's sh makes a first start itself where that takes
+               no lock and no quoting (see :data:`SH_FIRST_START`).
 runtime files  nss_wrapper's passwd and the identity cache: in a sticky TMPDIR
                (/tmp: only a file's owner may replace it, unlink(2)) the files
                ``TMPDIR/pyenvboot-UID-NAME``, made with O_EXCL; elsewhere
                (an emptyDir volume is 0777) ``NAME`` in the private dir
                ``TMPDIR/pyenvboot-UID`` (0700, the UID's). TMPDIR without its
                trailing slashes; unset or empty: /tmp.
-               The launcher's sh makes a first start itself where that takes
-               no lock and no quoting (see :data:`SH_FIRST_START`).
 hand-over      Anything else (no name, no usable HOME): sh runs Python, which
                decides, warns and exits as ``pyenvboot exec`` does.
 =============  ================================================================
