@@ -5,15 +5,16 @@ one process cannot overlap. Threads do not help: every ``fstatat`` drops and tak
 back the GIL, and two threads walked a 17,800-entry venv twice as slowly as one.
 Processes do: the parent walks the tree breadth first until it has a few
 subdirectories per worker (fixing what it meets on the way), then forks; each
-process takes subtrees from a pipe of job numbers (a 4-byte read from a pipe is
-atomic, POSIX PIPE_BUF) and walks them depth first as :func:`policy.walk` does,
+process takes subtrees from a pipe of job numbers (all written before the fork,
+4 bytes each; Linux copies a read under the pipe's mutex, so each 4-byte read
+takes one whole number) and walks them depth first as :func:`policy.walk` does,
 from the descriptor of their parent, which the fork shares, so every directory
 is still opened ``O_NOFOLLOW`` relative to one already inside the tree. A worker
 sends its report back through its own pipe as ``marshal`` data.
 
-When a worker fails (it cannot fork, is killed, or raises), the tree is walked
-again in this process: the policy is idempotent, so what the workers did stays
-done and the second walk finds the rest.
+When a worker fails (it is killed, or raises), the tree is walked again in this
+process: the policy is idempotent, so what the workers did stays done and the
+second walk finds the rest. When fork fails, this process takes the jobs alone.
 """
 
 from __future__ import annotations
