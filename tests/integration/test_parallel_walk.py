@@ -28,7 +28,10 @@ def build(root: Path, rng: random.Random, dirs: int) -> None:
     root.mkdir()
     made = [root]
     for i in range(dirs):
-        parent = rng.choice(made[-12:] if rng.random() < 0.7 else made)  # mostly deep, sometimes wide
+        # The first ones under the root, so that the top has more subtrees than the workers take
+        # (MAX_WORKERS x JOBS_PER_WORKER): the workers always get jobs. Then mostly deep, sometimes wide.
+        top = i < parallel.MAX_WORKERS * parallel.JOBS_PER_WORKER
+        parent = root if top else rng.choice(made[-12:] if rng.random() < 0.7 else made)
         d = parent / ("d%d" % i)
         d.mkdir()
         made.append(d)
@@ -66,14 +69,25 @@ def report_of(r: policy.Report, root: Path) -> Tuple[int, int, List[str], List[s
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to set other groups")
 @pytest.mark.parametrize("workers", [2, 3])
-def test_workers_fix_a_tree_as_one_process_does(tmp_path: Path, rng: random.Random, workers: int) -> None:
+def test_workers_fix_a_tree_as_one_process_does(
+    tmp_path: Path, rng: random.Random, workers: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seed = rng.randrange(2**32)
     one, many = tmp_path / "one", tmp_path / "many"
     for root in (one, many):
         build(root, random.Random(seed), 300)
     assert state(one).keys() == state(many).keys()
+    spread: List[int] = []
+    real_run = parallel._run_workers
+
+    def run_workers(jobs: List[parallel.Job], *args: object) -> bool:
+        spread.append(len(jobs))
+        return real_run(jobs, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parallel, "_run_workers", run_workers)
     by_one = policy.fix_tree(str(one), 0, workers=1)
     by_many = policy.fix_tree(str(many), 0, workers=workers)
+    assert len(spread) == 1 and spread[0] >= workers * parallel.JOBS_PER_WORKER  # the workers had subtrees
     assert state(many) == state(one)
     assert report_of(by_many, many) == report_of(by_one, one)
     assert by_one.changed > 100 and by_one.special  # the tree had work, and entries left alone
@@ -89,21 +103,27 @@ def test_a_worker_that_dies_leaves_nothing_unfixed(
     for root in (one, many):
         build(root, random.Random(seed), 200)
     parent = os.getpid()
-    real_apply = policy.apply
-    applied = [0]
+    real_apply, real_work = policy.apply, parallel._work
     results: List[bool] = []
     real_spread = parallel.fix_spread
 
     def dying_apply(*args: object) -> None:
-        applied[0] += 1
-        if os.getpid() != parent and applied[0] > 20:
-            os.kill(os.getpid(), 9)  # a worker killed half-way through its subtrees: no report
+        if os.getpid() != parent:
+            # A worker killed half-way through its subtrees, at its first change: what a killed worker
+            # changed is not counted (it never reports), so it dies before changing anything.
+            os.kill(os.getpid(), 9)
         real_apply(*args)  # type: ignore[arg-type]
+
+    def dying_work(*args: object) -> None:
+        real_work(*args)  # type: ignore[arg-type]
+        if os.getpid() != parent:
+            os.kill(os.getpid(), 9)  # a worker the parent left no work to (or too little) dies all the same
 
     def spread(*args: object) -> bool:
         results.append(real_spread(*args))  # type: ignore[arg-type]
         return results[-1]
 
+    monkeypatch.setattr(parallel, "_work", dying_work)
     monkeypatch.setattr(policy, "apply", dying_apply)
     monkeypatch.setattr(parallel, "fix_spread", spread)
     by_many = policy.fix_tree(str(many), 0, workers=2)
