@@ -340,9 +340,11 @@ def _fixed_by_workers(root: str, report: Report, gid: int, only_owned: bool, wor
     from pyenvboot.permissions import parallel
 
     count = parallel.default_workers() if workers is None else workers
+    if count < 2:
+        return False  # before opening the root, which walk() then opens: one CPU is the common container
     st, pfd, name = _open_root(root)
     try:
-        if count < 2 or not stat.S_ISDIR(st.st_mode):
+        if not stat.S_ISDIR(st.st_mode):
             return False
         if parallel.fix_spread(pfd, name, root.rstrip("/") or "/", st, report, gid, only_owned, count):
             return True
