@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from pyenvboot.packages.dists import Distribution
     from pyenvboot.packages.requirements import Pin, Unmet
+    from pyenvboot.packages.withpackaging import EarlyPackaging
     from pyenvboot.venv.facts import VenvFacts
 
 # Installing somewhere else than the venv, or not at all: nothing to verify in the venv.
@@ -161,7 +162,8 @@ class Verification(After):
 
     Asking the venv's python for its facts, importing ``packaging`` (its tokenizer
     compiles its regular expressions on import) and ``importlib.metadata`` are most
-    of the check's cost, and none depends on what pip does: they overlap pip's run.
+    of the check's cost, and none depends on what pip does: they overlap pip's run
+    (pip's copy of ``packaging`` is dropped after pip if pip replaced it).
     A ``.pth`` file that pip writes can change ``sys.path``, so when one changed
     while the probe ran the venv is asked again.
     """
@@ -169,6 +171,7 @@ class Verification(After):
     def __init__(self, venv: str, request: PipInstall, environ: Mapping[str, str]) -> None:
         self.venv, self.request, self.environ = venv, request, environ
         self.probe: Optional[subprocess.Popen[bytes]] = None
+        self.early: Optional[EarlyPackaging] = None
         self.started = 0.0
 
     def start(self) -> None:
@@ -180,12 +183,17 @@ class Verification(After):
         except OSError:
             self.probe = None  # finish asks again, and says why it cannot
         try:
-            # What finish reads with, imported now: importlib.metadata (7-35 ms), then packaging, which may be
-            # missing (pip's copy is borrowed from the venv after pip: import_packaging).
+            # What finish reads with, imported now: importlib.metadata (7-35 ms), then packaging, or pip's copy
+            # of it when it is missing (kept only if pip leaves that copy alone: EarlyPackaging).
             import importlib.metadata  # noqa: F401
 
             import pyenvboot.packages.dists
-            import pyenvboot.packages.requirements  # noqa: F401
+            from pyenvboot.packages.withpackaging import EarlyPackaging
+            from pyenvboot.venv.layout import site_dirs
+
+            self.early = EarlyPackaging(site_dirs(self.venv))
+            if self.early.before is None:  # binds packaging's names: only a copy that is never forgotten
+                import pyenvboot.packages.requirements  # noqa: F401
         except Exception:
             pass  # finish imports them again, and reports what fails
 
@@ -198,6 +206,8 @@ class Verification(After):
         facts, error = self.facts()
         if facts is None:
             raise VerifyError("cannot verify what pip installed: " + error)
+        if self.early is not None:
+            self.early.check()
         problems = verify_install(self.venv, self.request, self.environ, facts)
         if problems:
             raise VerifyError(problems[0], problems)

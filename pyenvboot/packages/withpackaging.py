@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 from pyenvboot.errors import VerifyError
 
@@ -52,3 +52,74 @@ def import_packaging(site_dirs: Sequence[str] = ()) -> str:
         "cannot evaluate requirements: the Python running pyenvboot (%s) has no 'packaging' module and the venv"
         " has no pip to borrow it from; use the pyenvboot zipapp, or pip install 'pyenvboot[check]'" % sys.executable
     )
+
+
+def vendored_files(site_dirs: Sequence[str]) -> Dict[str, Tuple[int, int, int]]:
+    """The files :func:`import_packaging` may borrow from, with their inode, size and mtime.
+
+    What it loads: ``pip/__init__``, ``pip/_vendor/__init__`` and the vendored
+    ``packaging``, each from its source or its byte code. pip never rewrites a file
+    in place: its ``install_wheel`` unlinks a file before writing the new one, and
+    an uninstall moves files away (``StashedUninstallPathSet``). So a file that pip
+    touched after this listing is missing or has another inode, and the listing
+    differs.
+    """
+    files: Dict[str, Tuple[int, int, int]] = {}
+    for site in site_dirs:
+        pip = os.path.join(site, "pip")
+        tops = [pip, pip + "/__pycache__", pip + "/_vendor", pip + "/_vendor/__pycache__"]
+        for top in tops:
+            _list_files(top, files)
+        for directory, _, _ in os.walk(pip + "/_vendor/packaging"):
+            _list_files(directory, files)
+    return files
+
+
+def _list_files(directory: str, files: Dict[str, Tuple[int, int, int]]) -> None:
+    try:
+        with os.scandir(directory) as it:
+            for entry in it:
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    files[entry.path] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        pass
+
+
+def forget_borrowed() -> None:
+    """Drop pip's copy from ``sys.modules``: the next :func:`import_packaging` borrows it again.
+
+    Only modules that import ``packaging`` when they are called may run before this;
+    one that bound its names at import (:mod:`pyenvboot.packages.requirements`) would
+    keep the old copy.
+    """
+    for name in list(sys.modules):
+        if name in ("packaging", "pip") or name.startswith(("packaging.", "pip.")):
+            del sys.modules[name]
+
+
+class EarlyPackaging:
+    """``packaging`` imported while pip runs, kept only if pip did not replace what it came from.
+
+    Borrowing pip's copy is most of the verification's cost after pip (its regular
+    expressions compile on import). Borrowed while pip runs, it may come from a pip
+    that the same command replaces (``pip install -U pip``, or a requirement on
+    pip): :meth:`check` then drops it, and the import after pip takes the new one.
+    """
+
+    def __init__(self, site_dirs: Sequence[str]) -> None:
+        self.site_dirs = list(site_dirs)
+        self.before: Optional[Dict[str, Tuple[int, int, int]]] = None
+        try:
+            import packaging.requirements  # noqa: F401
+        except ImportError:
+            self.before = vendored_files(self.site_dirs)  # listed before the import reads them
+            try:
+                import_packaging(self.site_dirs)
+            except VerifyError:
+                self.before = None
+
+    def check(self) -> None:
+        """After pip: forget the borrowed copy when any file it may have come from changed."""
+        if self.before is not None and vendored_files(self.site_dirs) != self.before:
+            forget_borrowed()
