@@ -7,6 +7,7 @@ These lines go to the terminal as they happen, with capturing suspended.
 
 from __future__ import annotations
 
+import os
 import select
 import subprocess
 import time
@@ -57,7 +58,7 @@ def run_reporting(
             wait = min(HEARTBEAT - (now - last_report), timeout - (now - start))
             ready = select.select([proc.stdout], [], [], max(0.0, wait))[0]
             if ready:
-                chunk = proc.stdout.read1(65536)
+                chunk = os.read(proc.stdout.fileno(), 65536)
                 if not chunk:
                     break
                 output += chunk

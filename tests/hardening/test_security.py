@@ -279,6 +279,7 @@ def test_passwd_entry_never_for_uid_0(passwd: Path, monkeypatch: pytest.MonkeyPa
     sys.path.insert(0, str(REPO))
     from pyenvboot import errors
     from pyenvboot.runtime import identity
+    from pyenvboot.runtime import passwd as passwd_rules
 
     def no_entry(uid: int) -> pwd.struct_passwd:
         raise KeyError(uid)
@@ -291,7 +292,7 @@ def test_passwd_entry_never_for_uid_0(passwd: Path, monkeypatch: pytest.MonkeyPa
     changes = identity.fix_identity(environ)
     assert changes["USER"] == "notroot"
     with pytest.raises(errors.IdentityError, match="uid 0"):
-        identity.passwd_line("notroot", 0, 0, "/")
+        passwd_rules.passwd_line("notroot", 0, 0, "/")
     assert passwd.read_bytes() == original
 
 

@@ -20,9 +20,10 @@ def as_uid(uid: int, gid: int = 0) -> List[str]:
 
 
 def run(argv: List[str], env: Dict[str, str], **kwargs: object) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run(
+    proc: "subprocess.CompletedProcess[str]" = subprocess.run(  # type: ignore[call-overload]
         argv, env=env, capture_output=True, text=True, timeout=300, **kwargs
-    )  # type: ignore[call-overload, no-any-return]
+    )
+    return proc
 
 
 def with_bind(source: Union[Path, str], target: str, argv: List[str]) -> List[str]:

@@ -10,7 +10,8 @@ import pytest
 
 from pyenvboot.errors import IdentityError
 from pyenvboot.runtime import identity, state
-from pyenvboot.runtime.identity import append_passwd_entry, choose_home, passwd_line, validate_user_name
+from pyenvboot.runtime.identity import choose_home
+from pyenvboot.runtime.passwd import append_passwd_entry, passwd_line, validate_user_name
 
 
 @pytest.mark.parametrize("name", ["default", "app", "_svc", "a.b-c_1", "x" * 32])

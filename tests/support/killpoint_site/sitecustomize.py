@@ -42,7 +42,7 @@ def _install(state: str) -> None:
     # Opened before the hook exists: the hook's own writes raise no event.
     count = os.open(os.path.join(state, "count"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     log = os.open(os.path.join(state, "events"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    busy = []
+    busy: "list[int]" = []
 
     def changed(event: str, args: tuple) -> str:  # type: ignore[type-arg]
         """The path ``event`` changes under ``under``, else ""."""
