@@ -216,9 +216,7 @@ def build_groups(env: Env) -> List[Group]:
             known,
         )
     )
-    g6.add(
-        Case("`unshare … tini -- /bin/sh -c APP`", [*ns, "/usr/bin/tini", "--", "/bin/sh", "-c", shell_app], known)
-    )
+    g6.add(Case("`unshare … tini -- /bin/sh -c APP`", [*ns, "/usr/bin/tini", "--", "/bin/sh", "-c", shell_app], known))
     return [g1, g2, g3, g4, g5, g6]
 
 

@@ -111,9 +111,7 @@ def run(env: Env, rounds: int) -> Section:
         return {}
 
     lib = env.venv + "/share/pyenvboot/lib"
-    direct = (
-        "import sys; sys.path.insert(0, %r); from pyenvboot.permissions.policy import fix_tree; fix_tree(%r, 0%s)"
-    )
+    direct = "import sys; sys.path.insert(0, %r); from pyenvboot.permissions.policy import fix_tree; fix_tree(%r, 0%s)"
     workers = default_workers()
     # What a no-op pass cannot avoid: one walk that lstat()s every entry, and (for pyenvboot) a Python start.
     references = [

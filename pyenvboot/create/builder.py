@@ -297,9 +297,7 @@ class VenvBuilder:
     def apply_permissions(self, root: str) -> int:
         report = fix_tree(self.location if root == self.venv else root, self.gid)
         if report.skipped:
-            raise PermissionPolicyError(
-                "cannot apply the permission policy to %s: %s" % (self.venv, report.skipped[0])
-            )
+            raise PermissionPolicyError("cannot apply the permission policy to %s: %s" % (self.venv, report.skipped[0]))
         return report.changed
 
     @stage

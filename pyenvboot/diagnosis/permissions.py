@@ -22,8 +22,10 @@ def caller_can_fix(st: Optional[os.stat_result], euid: int) -> bool:
 
 def root_fix(command: str) -> str:
     """The fix for what only root can change: a Dockerfile line, or the command run as root."""
-    return "only root can change this: add 'RUN %s' to the Dockerfile after the step that wrote it, or run it as" \
+    return (
+        "only root can change this: add 'RUN %s' to the Dockerfile after the step that wrote it, or run it as"
         " root (docker exec -u 0 CONTAINER %s)" % (command, command)
+    )
 
 
 def check_membership(venv: str, gid: int, euid: int, groups: Sequence[int]) -> List[Problem]:
@@ -90,11 +92,14 @@ def check_permissions(venv: str, gid: int) -> List[Problem]:
 
 
 def offenders_message(paths: Sequence[str], gid: int, whose: str) -> str:
-    return "%d %s%s the policy for group %d (group rw, group x where the owner has x, setgid directories, nothing" \
-        " world-writable): %s" % (
+    return (
+        "%d %s%s the policy for group %d (group rw, group x where the owner has x, setgid directories, nothing"
+        " world-writable): %s"
+        % (
             len(paths),
             "entry" if len(paths) == 1 else "entries",
             whose + (" breaks" if len(paths) == 1 else " break"),
             gid,
             shown(paths),
         )
+    )

@@ -54,6 +54,7 @@ class Report:
                 out[group] = "ok"
         return out
 
+
 def pip_command(venv: str, environ: Mapping[str, str]) -> str:
     """``pyenvboot pip``, with ``--venv`` only when the venv is not the default one."""
     return "pyenvboot pip" if venv == venv_path(None, environ) else "pyenvboot pip --venv %s" % quote(venv)
@@ -99,4 +100,3 @@ def format_json(report: Report) -> str:
 def render(report: Report, as_json: bool) -> str:
     """The report as ``check`` prints it: one line per problem, or one JSON object."""
     return format_json(report) if as_json else format_text(report)
-

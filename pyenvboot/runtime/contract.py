@@ -233,8 +233,7 @@ fi
 
 def sh_cached_identity() -> str:
     """For a nameless UID: source the identity cache Python or a first start left (see :func:`cache_text`)."""
-    return (
-        """\
+    return """\
 _pyenvboot_private=; _pyenvboot_x=; _pyenvboot_w=
 if [ -z "$_pyenvboot_n" ] && [ -n "$_pyenvboot_uid" ]; then
   _pyenvboot_f=${TMPDIR:-/tmp}
@@ -245,9 +244,7 @@ if [ -z "$_pyenvboot_n" ] && [ -n "$_pyenvboot_uid" ]; then
   fi
   if [ -n "$_pyenvboot_f" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then . "$_pyenvboot_f"; fi
 fi
-"""
-        % {"cache": IDENTITY_CACHE}
-    )
+""" % {"cache": IDENTITY_CACHE}
 
 
 # A nameless UID's first start, a function the launcher defines (it starts the container, so identity

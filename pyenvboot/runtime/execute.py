@@ -32,6 +32,7 @@ else:
     # The C module: ``signal`` imports enum, ~8 ms on every container start.
     import _signal
 
+
 def exec_error(name: str, env: Mapping[str, str], exc: OSError) -> PyenvbootError:
     """The shell's verdict on a failed exec of ``name``: 127 not found, 126 found but not executable.
 

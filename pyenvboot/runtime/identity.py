@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from pyenvboot.runtime.environment import Changes
 
 
-
 def choose_home(
     current: Optional[str],
     pw_dir: Optional[str],

@@ -63,9 +63,7 @@ def copy_runtime(lib_dir: str) -> None:
     if archive:
         with zipfile.ZipFile(archive) as zf:
             members = [
-                m
-                for m in zf.namelist()
-                if m.split("/")[0] in PACKAGES or m.split("/")[0].startswith("packaging-")
+                m for m in zf.namelist() if m.split("/")[0] in PACKAGES or m.split("/")[0].startswith("packaging-")
             ]
             zf.extractall(lib_dir, members)
         return

@@ -17,7 +17,6 @@ import pytest
 from tests.container.containers import arbitrary_uid, as_user, exec_in, run_image, running
 
 if TYPE_CHECKING:
-
     from tests.container.conftest import Engine
     from tests.container.images import Images
 
@@ -70,9 +69,7 @@ def test_an_entry_of_another_uid_is_for_root_to_fix(engine: Engine, images: Imag
 def test_fix_permissions_leaves_device_nodes_and_fifos_alone(engine: Engine, images: Images) -> None:
     options = [*as_user(arbitrary_uid()), "--cap-add", "MKNOD"]
     with running(engine, images.example("debian12"), "sleep", "infinity", options=options) as name:
-        made = exec_in(
-            engine, name, "0:0", "sh", "-c", f"mknod -m 644 {VENV}/null c 1 3 && mkfifo -m 644 {VENV}/fifo"
-        )
+        made = exec_in(engine, name, "0:0", "sh", "-c", f"mknod -m 644 {VENV}/null c 1 3 && mkfifo -m 644 {VENV}/fifo")
         assert made.returncode == 0, made.stderr
         fixed = exec_in(engine, name, "0:0", "pyenvboot", "fix-permissions", VENV)
         assert fixed.returncode == 0, fixed.stderr

@@ -270,6 +270,7 @@ def test_closed_stdout_ends_quietly(module_venv: Path, henv: Dict[str, str]) -> 
 
 # -- input that must simply work ---------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "name",
     ["with space", "ünïcødé-ø", "x" * 120],  # the last makes every shebang longer than the kernel's 127 bytes

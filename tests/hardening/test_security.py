@@ -97,9 +97,7 @@ def test_a_link_to_etc_shadow_leaves_it_untouched(tree: Path, base: Path, henv: 
     assert fingerprint("/etc/shadow") == real  # and the host's own file, of course
 
 
-def test_a_symlink_swapped_in_during_the_walk_is_not_followed(
-    tree: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_symlink_swapped_in_during_the_walk_is_not_followed(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Between the walk's lstat and the change, a file and a directory are replaced by links to outside."""
     import sys
 

@@ -44,7 +44,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 NAMED_UID = ARBITRARY_UID + 1000
 # Variables a shell sets for itself; they say nothing about pyenvboot.
 SHELL_OWN = {"PWD", "OLDPWD", "SHLVL", "_"}
-REPORT = '#!/bin/sh\numask\nexec env -0\n'
+REPORT = "#!/bin/sh\numask\nexec env -0\n"
 
 
 class World(NamedTuple):

@@ -119,9 +119,7 @@ def test_run_exit_codes_are_the_commands_or_the_shells(
         assert proc.stderr.startswith("error: ") and says in proc.stderr and proc.stderr.count("\n") == 1
 
 
-def test_run_gives_umask_the_venv_and_no_cache(
-    venv: Path, system_python: str, build_env: Dict[str, str]
-) -> None:
+def test_run_gives_umask_the_venv_and_no_cache(venv: Path, system_python: str, build_env: Dict[str, str]) -> None:
     script = (
         'umask; echo "$VIRTUAL_ENV $UV_PROJECT_ENVIRONMENT $UV_PYTHON $UV_PYTHON_DOWNLOADS $UV_LINK_MODE'
         ' $POETRY_VIRTUALENVS_CREATE $PIP_NO_CACHE_DIR $UV_NO_CACHE"'

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import List, Tuple
 
 import pytest
 
@@ -24,12 +25,12 @@ from pyenvboot.parser import build_parser
         (["-", "x"], (None, False, ["-", "x"])),
     ],
 )
-def test_parse_exec(args: list, expected: tuple) -> None:  # type: ignore[type-arg]
+def test_parse_exec(args: List[str], expected: Tuple[object, ...]) -> None:
     assert parse_exec(args) == expected
 
 
 @pytest.mark.parametrize("args", [["--bogus", "app"], ["--venv"]])
-def test_parse_exec_errors(args: list) -> None:  # type: ignore[type-arg]
+def test_parse_exec_errors(args: List[str]) -> None:
     with pytest.raises(UsageError):
         parse_exec(args)
 
@@ -51,7 +52,7 @@ def test_parse_exec_help_defers_to_argparse() -> None:
         ["pip"],
     ],
 )
-def test_usage_errors_are_one_line_and_exit_2(argv: list, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[type-arg]
+def test_usage_errors_are_one_line_and_exit_2(argv: List[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: "), err
@@ -69,7 +70,7 @@ def test_usage_errors_are_one_line_and_exit_2(argv: list, capsys: pytest.Capture
         (["--bogus"], None),
     ],
 )
-def test_parse_env_by_hand_or_defer(args: list, expected: object) -> None:  # type: ignore[type-arg]
+def test_parse_env_by_hand_or_defer(args: List[str], expected: object) -> None:
     assert parse_env(args) == expected
 
 
@@ -92,7 +93,7 @@ def test_parse_env_by_hand_or_defer(args: list, expected: object) -> None:  # ty
         (["/a", "--help"], None),
     ],
 )
-def test_parse_fix_permissions_by_hand_or_defer(args: list, expected: object) -> None:  # type: ignore[type-arg]
+def test_parse_fix_permissions_by_hand_or_defer(args: List[str], expected: object) -> None:
     """What the hand parser takes, argparse reads the same way; the rest it leaves to argparse."""
     assert parse_fix_permissions(args) == expected
     if expected is not None:
@@ -120,7 +121,9 @@ def test_env_by_hand_matches_argparse(fake_venv: str, capsys: pytest.CaptureFixt
 
 @pytest.mark.parametrize("argv", [["env"], ["env", "--format", "json"], ["env", "--identity"]])
 def test_env_on_a_missing_venv_fails_like_exec(
-    tmp_path: Path, argv: list, capsys: pytest.CaptureFixture[str]  # type: ignore[type-arg]
+    tmp_path: Path,
+    argv: List[str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     missing = str(tmp_path / "none")
     assert main([*argv, "--venv", missing]) == main(["exec", "--venv", missing, "--", "true"]) == 3
@@ -130,7 +133,7 @@ def test_env_on_a_missing_venv_fails_like_exec(
     assert err == expected * 2
 
 
-def run_help(argv: list, capsys: pytest.CaptureFixture[str]) -> str:  # type: ignore[type-arg]
+def run_help(argv: List[str], capsys: pytest.CaptureFixture[str]) -> str:
     """What ``pyenvboot ARGV`` prints and exits 0 with (help and version)."""
     with pytest.raises(SystemExit) as exited:
         main(argv)
@@ -164,7 +167,10 @@ def test_pip_help_says_what_it_does_and_where_pips_own_help_is(flag: str, capsys
     ],
 )
 def test_every_option_has_help(
-    argv: list, option: str, says: str, capsys: pytest.CaptureFixture[str]  # type: ignore[type-arg]
+    argv: List[str],
+    option: str,
+    says: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = run_help(argv, capsys)
     lines = out.splitlines()
@@ -190,7 +196,10 @@ def test_every_option_has_help(
 )
 @pytest.mark.parametrize("where", ["option", "environment"])
 def test_a_relative_venv_is_one_error_everywhere(
-    argv: list, where: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch  # type: ignore[type-arg]
+    argv: List[str],
+    where: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One input, one exit code and one message, whichever command is given it."""
     if where == "option":
