@@ -44,6 +44,9 @@ nameless UID   Python picks a name and writes it (passwd, nss_wrapper) and the
                PYENVBOOT_NSS_WRAPPER and LD_PRELOAD, and prints its warning.
                The launcher's sh makes a first start itself where that takes
                no lock and no quoting (see :data:`SH_FIRST_START`).
+               nss_wrapper's passwd, once made, stays while it differs from
+               what a start would write at most in the home field (sh never
+               rewrites it; Python keeps it then).
 runtime files  nss_wrapper's passwd and the identity cache: in a sticky TMPDIR
                (/tmp: only a file's owner may replace it, unlink(2)) the files
                ``TMPDIR/pyenvboot-UID-NAME``, made with O_EXCL; elsewhere

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import stat
 
 from pyenvboot.errors import IdentityError
 from pyenvboot.runtime.contract import NAME_FIRST, NAME_MAX, NAME_REST, NSS_WRAPPER_DIRS, PASSWD_GECOS, PASSWD_SHELL
@@ -132,7 +133,13 @@ def append_passwd_entry(path: str, line: str, uid: int, name: str) -> bool:
 
 
 def write_nss_passwd(target: str, line: str) -> str:
-    """A private copy of /etc/passwd plus ``line`` at ``target``, written atomically, for nss_wrapper."""
+    """A private copy of /etc/passwd plus ``line`` at ``target``, written atomically, for nss_wrapper.
+
+    A copy this UID made before that differs at most in ``line``'s home field is
+    kept: nss_wrapper reads the file on every lookup, so rewriting it would change
+    ``getpwuid()`` under the processes already running (the app, started with the
+    first start's home), and the launcher's sh keeps the file it made likewise.
+    """
     try:
         with open(PASSWD, "rb") as f:
             content = f.read()
@@ -140,10 +147,45 @@ def write_nss_passwd(target: str, line: str) -> str:
         content = b""
     if content and not content.endswith(b"\n"):
         content += b"\n"
+    wanted = content + line.encode()
+    if _same_but_home(_own_file(target), wanted):
+        return target
     from pyenvboot.venv.files import write_atomic
 
-    write_atomic(target, content + line.encode(), mode=0o600)
+    write_atomic(target, wanted, mode=0o600)
     return target
+
+
+def _own_file(path: str) -> Optional[bytes]:
+    """The content of ``path`` if it is a regular file of this UID (not through a symlink), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid():
+            return None
+        return _read_fd(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _same_but_home(existing: Optional[bytes], wanted: bytes) -> bool:
+    """Are the two passwd copies the same but for the home field (the 6th) of their last lines?"""
+    if existing is None:
+        return False
+    head, _, last = existing[:-1].rpartition(b"\n")
+    wanted_head, _, wanted_last = wanted[:-1].rpartition(b"\n")
+    fields, wanted_fields = last.split(b":"), wanted_last.split(b":")
+    return (
+        existing.endswith(b"\n")
+        and head == wanted_head
+        and len(fields) == len(wanted_fields) == 7
+        and fields[:5] + fields[6:] == wanted_fields[:5] + wanted_fields[6:]
+    )
 
 
 def name_owner(name: str) -> Optional[int]:

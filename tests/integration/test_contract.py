@@ -171,9 +171,7 @@ def start(world: World, case: Case, side: str) -> Seen:
     umask, _, rest = proc.stdout.partition("\n")
     pairs = (item.partition("=") for item in rest.split("\0") if item)
     env = {k: v for k, _, v in pairs if k not in SHELL_OWN}
-    # The passwd of a first start. After a cached one it may differ in the home field: Python writes the
-    # home of this start, the launcher's sh keeps the cached file (a copy of /etc/passwd per start).
-    nss = env.get("NSS_WRAPPER_PASSWD") if case.cached is None else None
+    nss = env.get("NSS_WRAPPER_PASSWD")
     return Seen(proc.returncode, umask, env, proc.stderr, Path(nss).read_text() if nss else None)
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from pyenvboot.errors import IdentityError
 from pyenvboot.runtime import identity, state
+from pyenvboot.runtime import passwd as passwd_rules
 from pyenvboot.runtime.identity import choose_home
-from pyenvboot.runtime.passwd import append_passwd_entry, passwd_line, validate_user_name
+from pyenvboot.runtime.passwd import append_passwd_entry, passwd_line, validate_user_name, write_nss_passwd
 
 
 @pytest.mark.parametrize("name", ["default", "app", "_svc", "a.b-c_1", "x" * 32])
@@ -60,6 +61,43 @@ def test_append_refuses_existing_name(tmp_path: Path) -> None:
     with pytest.raises(IdentityError, match="already exists"):
         append_passwd_entry(str(passwd), passwd_line("default", 1234, 0, "/h"), 1234, "default")
     assert passwd.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "later, kept",
+    [
+        ({"home": "/other"}, True),  # a later start with another HOME: the first start's file stays
+        ({}, True),
+        ({"name": "other"}, False),
+        ({"etc": "root:x:0:0:root:/root:/bin/sh\nnew:x:5:5::/:/bin/sh\n"}, False),  # /etc/passwd changed
+        ({"symlink": True}, False),  # never read through a symlink: replaced
+    ],
+)
+def test_nss_passwd_of_an_earlier_start_is_kept_when_only_the_home_differs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, later: Dict[str, object], kept: bool
+) -> None:
+    etc = tmp_path / "etc-passwd"
+    etc.write_text("root:x:0:0:root:/root:/bin/sh\n")
+    monkeypatch.setattr(passwd_rules, "PASSWD", str(etc))
+    target = tmp_path / "pyenvboot-1234-passwd"
+    write_nss_passwd(str(target), passwd_line("app", 1234, 0, "/home/first"))
+    first = target.read_text()
+    if later.get("symlink"):
+        decoy = tmp_path / "decoy"
+        decoy.write_text(first)
+        target.unlink()
+        target.symlink_to(decoy)
+    if "etc" in later:
+        etc.write_text(str(later["etc"]))
+    before = os.lstat(target).st_ino
+    line = passwd_line(str(later.get("name", "app")), 1234, 0, str(later.get("home", "/home/first")))
+    assert write_nss_passwd(str(target), line) == str(target)
+    assert not target.is_symlink()
+    if kept:
+        assert (target.read_text(), os.lstat(target).st_ino) == (first, before)
+    else:
+        assert target.read_text() == etc.read_text() + line and os.lstat(target).st_ino != before
+    assert (target.stat().st_mode & 0o777) == 0o600
 
 
 def test_choose_home_prefers_a_writable_home(tmp_path: Path) -> None:
