@@ -117,6 +117,7 @@ class EarlyPackaging:
             try:
                 import_packaging(self.site_dirs)
             except VerifyError:
+                forget_borrowed()  # what a failed import left (pip moving its files away, say) is not reused
                 self.before = None
 
     def check(self) -> None:

@@ -134,38 +134,56 @@ import os, sys
 sys.path.insert(0, sys.argv[1])
 from pyenvboot.packages.verify import PipInstall, Verification
 
+vendored, pip_does = sys.argv[3], sys.argv[4]
+
+
+def rewrite(name, text):  # what pip's install_wheel does to a file it installs again: unlink, then write
+    path = os.path.join(vendored, name)
+    os.unlink(path)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def read(name):
+    with open(os.path.join(vendored, name)) as f:
+        return f.read()
+
+
+specifiers, version = read("specifiers.py"), read("version.py")
+if pip_does == "move-then-replace":  # a module pip has moved away while it was borrowed
+    rewrite("specifiers.py", "raise ImportError('moved away')\\n")
 check = Verification(sys.argv[2], PipInstall(specs=["demo==1.0"]), dict(os.environ))
 check.start()  # as pyenvboot pip does once pip has started
-borrowed = sys.modules["packaging.version"]
-print(borrowed.__name__)
-if sys.argv[4] == "replace":  # what pip's install_wheel does to a file it installs again: unlink, then write
-    source = sys.argv[3]
-    with open(source) as f:
-        text = f.read()
-    os.unlink(source)
-    with open(source, "w") as f:
-        f.write(text + "\\nREPLACED = True\\n")
+borrowed = sys.modules.get("packaging.version")
+print(borrowed.__name__ if borrowed else "-", "pip._vendor.packaging.version" in sys.modules)
+if pip_does != "nothing":
+    rewrite("version.py", version + "\\nREPLACED = True\\n")
+    rewrite("specifiers.py", specifiers)
 print(check.finish(0))
 print(sys.modules["packaging.version"] is borrowed, getattr(sys.modules["packaging.version"], "REPLACED", False))
 """
 
 
-@pytest.mark.parametrize("pip_does", ["nothing", "replace"])
+@pytest.mark.parametrize("pip_does", ["nothing", "replace", "move-then-replace"])
 def test_pips_copy_of_packaging_is_borrowed_while_pip_runs_and_dropped_if_pip_replaces_it(
     venv: Path, readable_source: Path, system_python: str, env: Dict[str, str], wheelhouse: Path, pip_does: str
 ) -> None:
     if has_module(system_python, "packaging"):
         missing("%s without packaging, to need pip's copy (Debian: apt-get remove python3-packaging)" % system_python)
     assert pip(readable_source, venv, env, wheelhouse, "demo==1.0").returncode == 0
-    version = site_packages(venv) / "pip" / "_vendor" / "packaging" / "version.py"
+    vendored = site_packages(venv) / "pip" / "_vendor" / "packaging"
     script = venv.parent / "borrow.py"
     script.write_text(BORROW_WHILE_PIP_RUNS)
-    argv = [system_python, "-I", "-S", str(script), str(readable_source), str(venv), str(version), pip_does]
+    argv = [system_python, "-I", "-S", str(script), str(readable_source), str(venv), str(vendored), pip_does]
     proc = run(argv, env)
     assert proc.returncode == 0, proc.stderr
-    name, code, after = proc.stdout.splitlines()
-    assert (name, code) == ("pip._vendor.packaging.version", "0")  # borrowed before pip ended; verified
+    borrowed, code, after = proc.stdout.splitlines()
+    assert code == "0"  # verified
     if pip_does == "nothing":
-        assert after == "True False"  # the copy borrowed while pip ran is the one used
+        assert (borrowed, after) == ("pip._vendor.packaging.version True", "True False")  # borrowed while pip ran
+    elif pip_does == "replace":
+        # Borrowed while pip ran; pip replaced it: the verification borrowed pip's new copy.
+        assert (borrowed, after) == ("pip._vendor.packaging.version True", "False True")
     else:
-        assert after == "False True"  # pip replaced it: the verification borrowed pip's new copy
+        # The borrowing failed half-way, and nothing of it stayed to be mixed with pip's new copy.
+        assert (borrowed, after) == ("- False", "False True")
