@@ -73,7 +73,7 @@ def environ(readable_source: Path, shared_dir: Path) -> Dict[str, str]:
     pyenvboot leaves for a UID there do not leak from one test into the next.
     """
     tmp = shared_dir / "tmp"
-    tmp.mkdir()
+    tmp.mkdir(exist_ok=True)
     tmp.chmod(0o1777)
     return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", TMPDIR=str(tmp))
 

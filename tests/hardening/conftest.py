@@ -16,9 +16,19 @@ from tests.support.tmp import reachable_tmpdir
 
 
 @pytest.fixture(scope="module")
-def henv(readable_source: Path) -> Dict[str, str]:
-    """The environment every command gets: pip isolated, pyenvboot importable by any UID."""
-    return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", HOME="/root")
+def henv(readable_source: Path) -> Iterator[Dict[str, str]]:
+    """The environment every command gets: pip isolated, pyenvboot importable by any UID.
+
+    TMPDIR is the module's own, sticky and world-writable like /tmp, beside its
+    other temp dirs (the tests compare those before and after): what the commands
+    leave there (identities, started markers, the scratch of a killed build step)
+    is removed with it.
+    """
+    with reachable_tmpdir("pyenvboot-hardening-tmp-") as tmp:
+        tmp.chmod(0o1777)
+        yield isolated_environ(
+            PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", HOME="/root", TMPDIR=str(tmp)
+        )
 
 
 @pytest.fixture(scope="module")

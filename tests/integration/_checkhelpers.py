@@ -116,8 +116,12 @@ def hiding(paths: List[str], empty: Path) -> List[str]:
 
 
 @pytest.fixture(name="env")
-def env_fixture() -> Dict[str, str]:
-    return clean_env()
+def env_fixture(shared_dir: Path) -> Dict[str, str]:
+    """:func:`clean_env` with the test's own TMPDIR, sticky and world-writable like /tmp."""
+    tmp = shared_dir / "tmp"
+    tmp.mkdir(exist_ok=True)
+    tmp.chmod(0o1777)
+    return clean_env(TMPDIR=str(tmp))
 
 
 @pytest.fixture(name="venv")
