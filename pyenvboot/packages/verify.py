@@ -192,7 +192,7 @@ class Verification(After):
             from pyenvboot.venv.layout import site_dirs
 
             self.early = EarlyPackaging(site_dirs(self.venv))
-            if self.early.before is None:  # binds packaging's names: only a copy that is never forgotten
+            if not self.early.borrowed:  # binds packaging's names: only a copy that is never forgotten
                 import pyenvboot.packages.requirements  # noqa: F401
         except Exception:
             pass  # finish imports them again, and reports what fails

@@ -14,9 +14,14 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from pyenvboot.errors import VerifyError
+
+if TYPE_CHECKING:
+    from pyenvboot.installers.changes import Listing
+
+    Listings = List[Optional[Tuple[Tuple[int, int], Listing]]]
 
 SUBMODULES = ("version", "specifiers", "markers", "requirements", "utils")
 
@@ -54,36 +59,18 @@ def import_packaging(site_dirs: Sequence[str] = ()) -> str:
     )
 
 
-def vendored_files(site_dirs: Sequence[str]) -> Dict[str, Tuple[int, int, int]]:
-    """The files :func:`import_packaging` may borrow from, with their inode, size and mtime.
+def vendored_dirs(site_dirs: Sequence[str]) -> List[str]:
+    """The directories :func:`import_packaging` may borrow from, each with its ``__pycache__``.
 
     What it loads: ``pip/__init__``, ``pip/_vendor/__init__`` and the vendored
-    ``packaging``, each from its source or its byte code. pip never rewrites a file
-    in place: its ``install_wheel`` unlinks a file before writing the new one, and
-    an uninstall moves files away (``StashedUninstallPathSet``). So a file that pip
-    touched after this listing is missing or has another inode, and the listing
-    differs.
+    ``packaging``, each from its source or its byte code.
     """
-    files: Dict[str, Tuple[int, int, int]] = {}
+    dirs: List[str] = []
     for site in site_dirs:
         pip = os.path.join(site, "pip")
-        tops = [pip, pip + "/__pycache__", pip + "/_vendor", pip + "/_vendor/__pycache__"]
-        for top in tops:
-            _list_files(top, files)
-        for directory, _, _ in os.walk(pip + "/_vendor/packaging"):
-            _list_files(directory, files)
-    return files
-
-
-def _list_files(directory: str, files: Dict[str, Tuple[int, int, int]]) -> None:
-    try:
-        with os.scandir(directory) as it:
-            for entry in it:
-                if entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    files[entry.path] = (st.st_ino, st.st_size, st.st_mtime_ns)
-    except OSError:
-        pass
+        dirs += [pip, pip + "/__pycache__", pip + "/_vendor", pip + "/_vendor/__pycache__"]
+        dirs += [directory for directory, _, _ in os.walk(pip + "/_vendor/packaging")]
+    return dirs
 
 
 def forget_borrowed() -> None:
@@ -109,18 +96,32 @@ class EarlyPackaging:
 
     def __init__(self, site_dirs: Sequence[str]) -> None:
         self.site_dirs = list(site_dirs)
-        self.before: Optional[Dict[str, Tuple[int, int, int]]] = None
+        self.borrowed = False
+        self.dirs: List[str] = []
+        self.before: Listings = []
         try:
             import packaging.requirements  # noqa: F401
         except ImportError:
-            self.before = vendored_files(self.site_dirs)  # listed before the import reads them
+            self.dirs = vendored_dirs(self.site_dirs)
+            self.before = self.listings()  # taken before the import reads the files
             try:
                 import_packaging(self.site_dirs)
+                self.borrowed = True
             except VerifyError:
                 forget_borrowed()  # what a failed import left (pip moving its files away, say) is not reused
-                self.before = None
+
+    def listings(self) -> Listings:
+        """The inode and ctime of each of :attr:`dirs` and of their entries.
+
+        pip never rewrites a file in place (its ``install_wheel`` unlinks a file before
+        writing the new one, an uninstall moves files away: ``StashedUninstallPathSet``),
+        so a file it touched is missing, or has another inode, in a later listing.
+        """
+        from pyenvboot.installers.changes import listing
+
+        return [listing(directory) for directory in self.dirs]
 
     def check(self) -> None:
         """After pip: forget the borrowed copy when any file it may have come from changed."""
-        if self.before is not None and vendored_files(self.site_dirs) != self.before:
+        if self.borrowed and self.listings() != self.before:
             forget_borrowed()
