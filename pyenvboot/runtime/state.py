@@ -46,6 +46,11 @@ def private_dir_path(uid: int, environ: Mapping[str, str]) -> str:
     return "%s/pyenvboot-%d" % (temp_base(environ), uid)
 
 
+def private_home_path(uid: int, environ: Mapping[str, str]) -> str:
+    """``TMPDIR/pyenvboot-UID/home``, the path :func:`private_home` makes (nothing is made here)."""
+    return private_dir_path(uid, environ) + "/" + PRIVATE_HOME
+
+
 def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
     """A private per-UID directory under TMPDIR: the private home, and the runtime files where TMPDIR is not sticky.
 
@@ -108,10 +113,9 @@ def in_started_container(environ: Mapping[str, str]) -> bool:
 
 def private_home(uid: int, environ: Mapping[str, str]) -> Optional[str]:
     """The private home in the runtime dir, made if missing; None when it cannot be."""
-    private = runtime_dir(uid, environ)
-    if private is None:
+    if runtime_dir(uid, environ) is None:
         return None
-    home = private + "/" + PRIVATE_HOME
+    home = private_home_path(uid, environ)
     try:
         os.mkdir(home, 0o700)
     except FileExistsError:
@@ -133,7 +137,7 @@ def cache_identity(
     target = runtime_file(uid, environ, IDENTITY_CACHE)
     if target is None:
         return
-    private = private_dir_path(uid, environ) + "/" + PRIVATE_HOME
+    private = private_home_path(uid, environ)
     text = cache_text(environ, name, home if home == private else None, exports, warning)
     from pyenvboot.venv.files import write_atomic
 
