@@ -13,7 +13,7 @@ import pytest
 from tests.support.ci import missing
 from tests.support.pipenv import isolated_environ
 from tests.support.seed import SEED, generator, replay
-from tests.support.tmp import reachable_tmpdir
+from tests.support.tmp import reachable_tmpdir, sticky_dir
 from tests.support.wheels import build_wheel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -72,9 +72,7 @@ def environ(readable_source: Path, shared_dir: Path) -> Dict[str, str]:
     TMPDIR is the test's own (sticky, world-writable like /tmp), so identities that
     pyenvboot leaves for a UID there do not leak from one test into the next.
     """
-    tmp = shared_dir / "tmp"
-    tmp.mkdir(exist_ok=True)
-    tmp.chmod(0o1777)
+    tmp = sticky_dir(shared_dir / "tmp")
     return isolated_environ(PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", TMPDIR=str(tmp))
 
 

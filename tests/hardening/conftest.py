@@ -12,7 +12,7 @@ import pytest
 from tests.hardening.support import SYSTEM_PYTHON, pyenvboot, run
 from tests.support.ci import missing
 from tests.support.pipenv import isolated_environ
-from tests.support.tmp import reachable_tmpdir
+from tests.support.tmp import reachable_tmpdir, sticky_dir
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,11 @@ def henv(readable_source: Path) -> Iterator[Dict[str, str]]:
     is removed with it.
     """
     with reachable_tmpdir("pyenvboot-hardening-tmp-") as tmp:
-        tmp.chmod(0o1777)
         yield isolated_environ(
-            PYTHONPATH=str(readable_source), PATH="/usr/local/bin:/usr/bin:/bin", HOME="/root", TMPDIR=str(tmp)
+            PYTHONPATH=str(readable_source),
+            PATH="/usr/local/bin:/usr/bin:/bin",
+            HOME="/root",
+            TMPDIR=str(sticky_dir(tmp)),
         )
 
 

@@ -19,6 +19,7 @@ from pyenvboot import errors
 from tests.hardening.support import diff, error_line, pyenvboot, run, snapshot, system_snapshot
 from tests.support.ci import missing
 from tests.support.proc import ARBITRARY_UID, as_uid
+from tests.support.tmp import sticky_dir
 
 pytestmark = pytest.mark.integration
 
@@ -328,9 +329,7 @@ def test_bad_identity_input_never_stops_the_app(
     name: str, world: Path, module_venv: Path, henv: Dict[str, str], shared_dir: Path
 ) -> None:
     var, says, user = IDENTITY_INPUT[name]
-    tmp = shared_dir / "tmp"
-    tmp.mkdir(mode=0o1777)
-    tmp.chmod(0o1777)
+    tmp = sticky_dir(shared_dir / "tmp")
     env = {**henv, "HOME": "/", "TMPDIR": str(tmp), var[0]: var[1]}
     before, system_before = snapshot(world), system_snapshot()
     argv = ["exec", "--venv", str(module_venv), "--", "sh", "-c", 'echo "$USER"; exit 7']

@@ -20,6 +20,7 @@ import pytest
 from tests.hardening.support import REPO, diff, pyenvboot, run, snapshot, world_writable
 from tests.support.policy import policy_offenders
 from tests.support.proc import ARBITRARY_UID, as_uid, with_bind
+from tests.support.tmp import sticky_dir
 
 pytestmark = [
     pytest.mark.integration,
@@ -319,9 +320,7 @@ def test_runtime_files_another_uid_made_first_are_never_used(
     """
     from pyenvboot.runtime.environment import activation_changes, apply_changes
 
-    tmp = base / "planted-tmp"
-    tmp.mkdir()
-    tmp.chmod(0o1777)
+    tmp = sticky_dir(base / "planted-tmp")
     victim = base / "victims-own-file"
     victim.write_text("keep\n")
     os.chown(victim, ARBITRARY_UID, 0)

@@ -20,6 +20,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from tests.support.pipenv import isolated_environ
+from tests.support.tmp import sticky_dir
 
 RUNNER = "import sys; sys.path.insert(0, sys.argv.pop(1)); from pyenvboot.cli import main; sys.exit(main())"
 PYENV = Path("/root/.pyenv/versions")
@@ -118,10 +119,7 @@ def hiding(paths: List[str], empty: Path) -> List[str]:
 @pytest.fixture(name="env")
 def env_fixture(shared_dir: Path) -> Dict[str, str]:
     """:func:`clean_env` with the test's own TMPDIR, sticky and world-writable like /tmp."""
-    tmp = shared_dir / "tmp"
-    tmp.mkdir(exist_ok=True)
-    tmp.chmod(0o1777)
-    return clean_env(TMPDIR=str(tmp))
+    return clean_env(TMPDIR=str(sticky_dir(shared_dir / "tmp")))
 
 
 @pytest.fixture(name="venv")

@@ -33,7 +33,7 @@ from pyenvboot.runtime.state import mark_started
 from tests.integration._checkhelpers import unshare_works
 from tests.support.pipenv import isolated_environ
 from tests.support.proc import ARBITRARY_UID, as_uid, run, with_bind
-from tests.support.tmp import reachable_tmpdir
+from tests.support.tmp import reachable_tmpdir, sticky_dir
 
 pytestmark = [
     pytest.mark.integration,
@@ -84,8 +84,7 @@ def world(readable_source: Path) -> Iterator[World]:
         for p in [cwd, *cwd.iterdir()]:
             if p.is_dir():
                 p.chmod(0o755)
-        (root / "tmp").mkdir(mode=0o1777)
-        (root / "tmp").chmod(0o1777)
+        sticky_dir(root / "tmp")
         passwd = Path("/etc/passwd").read_text()
         (root / "passwd.orig").write_text(passwd + "app:x:%d:0::%s:/bin/sh\n" % (NAMED_UID, root / "named-home"))
         yield World(root, venv, environ)
