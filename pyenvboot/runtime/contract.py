@@ -40,13 +40,20 @@ HOME           The first usable of: $HOME, the passwd home, the shared home
                when the cached identity names it).
 nameless UID   Python picks a name and writes it (passwd, nss_wrapper) and the
                identity cache; sh sources that cache (owned by the UID, no
-               symlink) when it was made for the same PYENVBOOT_USER,
-               PYENVBOOT_NSS_WRAPPER and LD_PRELOAD, and prints its warning.
+               symlink) when it was made in this container (see *this
+               container*) for the same PYENVBOOT_USER, PYENVBOOT_NSS_WRAPPER
+               and LD_PRELOAD, and prints its warning.
                The launcher's sh makes a first start itself where that takes
                no lock and no quoting (see :data:`SH_FIRST_START`).
                nss_wrapper's passwd, once made, stays while it differs from
                what a start would write at most in the home field (sh never
                rewrites it; Python keeps it then).
+this container The kernel's boot id and the start time of the pid namespace's
+               PID 1 (field 22 of ``/proc/1/stat``, proc(5)): it names the
+               started-container marker and keys the identity cache. A cache
+               that a build step's ``pyenvboot exec`` left in an image layer,
+               or ``docker commit`` kept, names another PID 1, and with it a
+               copy of /etc/passwd that a later layer may have changed.
 runtime files  nss_wrapper's passwd and the identity cache: in a sticky TMPDIR
                (/tmp: only a file's owner may replace it, unlink(2)) the files
                ``TMPDIR/pyenvboot-UID-NAME``, made with O_EXCL; elsewhere
@@ -234,6 +241,28 @@ fi
 """ % {"user": DEFAULT_USER, "kept": PASSWD_KEPT}
 
 
+# This container, as :func:`pyenvboot.runtime.state.container_id` reads it, in _pyenvboot_ctr (empty when
+# /proc cannot tell). The 19 fields between the command name's last ") " and the start time are dropped
+# by prefix patterns, not split, so the IFS of the interactive shell that sources the hook does not
+# matter: three at a time (dash backtracks on a pattern of many "*": 19 at once took 39 ms; these take
+# what splitting into a function's arguments took, ~0.1 ms).
+SH_CONTAINER = """\
+_pyenvboot_ctr=
+if read -r _pyenvboot_cb 2>/dev/null < /proc/sys/kernel/random/boot_id \\
+  && read -r _pyenvboot_cs 2>/dev/null < /proc/1/stat; then
+  _pyenvboot_cs="${_pyenvboot_cs##*) } "
+  _pyenvboot_cs=${_pyenvboot_cs#* * * }; _pyenvboot_cs=${_pyenvboot_cs#* * * }; _pyenvboot_cs=${_pyenvboot_cs#* * * }
+  _pyenvboot_cs=${_pyenvboot_cs#* * * }; _pyenvboot_cs=${_pyenvboot_cs#* * * }; _pyenvboot_cs=${_pyenvboot_cs#* * * }
+  _pyenvboot_cs=${_pyenvboot_cs#* }; _pyenvboot_cs=${_pyenvboot_cs%% *}
+  case $_pyenvboot_cb$_pyenvboot_cs in
+    *[!0-9a-f-]*) ;;
+    *) if [ -n "$_pyenvboot_cb" ] && [ -n "$_pyenvboot_cs" ]; then _pyenvboot_ctr=$_pyenvboot_cb-$_pyenvboot_cs; fi ;;
+  esac
+fi
+unset _pyenvboot_cb _pyenvboot_cs
+"""
+
+
 def sh_cached_identity() -> str:
     """For a nameless UID: source the identity cache Python or a first start left (see :func:`cache_text`)."""
     return """\
@@ -245,19 +274,23 @@ if [ -z "$_pyenvboot_n" ] && [ -n "$_pyenvboot_uid" ]; then
     _pyenvboot_f=$_pyenvboot_f/pyenvboot-$_pyenvboot_uid
     if [ -O "$_pyenvboot_f" ]; then _pyenvboot_f=$_pyenvboot_f/%(cache)s; else _pyenvboot_f=; fi
   fi
-  if [ -n "$_pyenvboot_f" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then . "$_pyenvboot_f"; fi
+  if [ -n "$_pyenvboot_f" ] && [ -O "$_pyenvboot_f" ] && [ ! -h "$_pyenvboot_f" ]; then
+    if [ -z "${_pyenvboot_ctr-}" ]; then
+%(container)s    fi
+    . "$_pyenvboot_f"
+  fi
 fi
-""" % {"cache": IDENTITY_CACHE}
+""" % {"cache": IDENTITY_CACHE, "container": sh_indent(SH_CONTAINER, 6)}
 
 
 # A nameless UID's first start, a function the launcher defines (it starts the container, so identity
 # may be written) and the hook calls when it has no name for the UID: what Python does, where that
 # needs no Python. That is: not uid 0 (which Python never writes an entry for), /etc/passwd not
 # writable, a free and valid name, $HOME or the shared home usable, no LD_PRELOAD, no
-# PYENVBOOT_NSS_WRAPPER but an empty one, paths of plain characters (no quoting needed), and a runtime
-# runtime files this start makes (in a private dir, mkdir(1) from the shell's default PATH, where TMPDIR
-# is not sticky). Then it writes nss_wrapper's passwd (where nss_wrapper is installed) and the cache, as
-# Python would.
+# PYENVBOOT_NSS_WRAPPER but an empty one, this container known (_pyenvboot_ctr, the cache's key), paths
+# of plain characters (no quoting needed), and the runtime files this start makes (in a private dir,
+# mkdir(1) from the shell's default PATH, where TMPDIR is not sticky). Then it writes nss_wrapper's
+# passwd (where nss_wrapper is installed) and the cache, as Python would.
 SH_FIRST_START = """\
 _pyenvboot_first_start() {
 if [ -z "$_pyenvboot_gid" ]; then
@@ -266,7 +299,8 @@ if [ -z "$_pyenvboot_gid" ]; then
     done < /proc/self/status; } 2>/dev/null
 fi
 if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" ] && [ "$_pyenvboot_uid" != 0 ] \\
-  && [ -z "${LD_PRELOAD-}" ] && [ ! -w /etc/passwd ] && [ -z "${PYENVBOOT_NSS_WRAPPER-}" ]; then
+  && [ -n "${_pyenvboot_ctr-}" ] && [ -z "${LD_PRELOAD-}" ] && [ ! -w /etc/passwd ] \\
+  && [ -z "${PYENVBOOT_NSS_WRAPPER-}" ]; then
   _pyenvboot_n=${PYENVBOOT_USER:-%(user)s}
   case $_pyenvboot_n in %(name_first)s*) ;; *) _pyenvboot_n= ;; esac
   case ${_pyenvboot_n#?} in *%(name_other)s*) _pyenvboot_n= ;; esac
@@ -311,7 +345,8 @@ if [ -z "$_pyenvboot_t" ] && [ -n "$_pyenvboot_gid" ] && [ -n "$_pyenvboot_uid" 
         _pyenvboot_n=
       fi
     fi
-    if [ -n "$_pyenvboot_n" ] && ! { printf '%%s\\n' "if [ \\"\\${PYENVBOOT_USER-}\\" = '${PYENVBOOT_USER-}' ] \\\\" \\
+    if [ -n "$_pyenvboot_n" ] && ! { printf '%%s\\n' "if [ \\"\\${_pyenvboot_ctr-}\\" = '$_pyenvboot_ctr' ] \\\\" \\
+        "  && [ \\"\\${PYENVBOOT_USER-}\\" = '${PYENVBOOT_USER-}' ] \\\\" \\
         "  && [ \\"\\${PYENVBOOT_NSS_WRAPPER-}\\" = '' ] && [ \\"\\${LD_PRELOAD-}\\" = '' ]; then" \\
         "  _pyenvboot_n='$_pyenvboot_n'; _pyenvboot_private=''; _pyenvboot_x='$_pyenvboot_x'; _pyenvboot_w=''" \\
         fi > "${_pyenvboot_p}%(cache)s"; } 2>/dev/null; then
@@ -348,15 +383,20 @@ done
 """ % (DEFAULT_HOME, sh_usable_home('"$_pyenvboot_h"'))
 
 
-def cache_text(environ: Mapping[str, str], name: str, private: Optional[str], exports: str, warning: str) -> str:
-    """The identity cache: sh that names a nameless UID, for the same :data:`CACHE_KEYS` only.
+def cache_text(
+    container: str, environ: Mapping[str, str], name: str, private: Optional[str], exports: str, warning: str
+) -> str:
+    """The identity cache: sh that names a nameless UID, in this ``container`` and for the same :data:`CACHE_KEYS` only.
 
     It sets sh variables only; the hook exports ``exports`` once it has a HOME too,
     so that a hand-over to Python starts from the untouched environment.
     """
     from pyenvboot.runtime.environment import sh_quote
 
-    keys = " && ".join('[ "${%s-}" = %s ]' % (k, sh_quote(environ.get(k, ""))) for k in CACHE_KEYS)
+    keys = " && ".join(
+        ['[ "${_pyenvboot_ctr-}" = %s ]' % sh_quote(container)]
+        + ['[ "${%s-}" = %s ]' % (k, sh_quote(environ.get(k, ""))) for k in CACHE_KEYS]
+    )
     return "if %s; then\n  _pyenvboot_n=%s; _pyenvboot_private=%s; _pyenvboot_x=%s; _pyenvboot_w=%s\nfi\n" % (
         keys,
         sh_quote(name),

@@ -57,7 +57,7 @@ HOOK_VARS = (
     "_pyenvboot_uid _pyenvboot_e _pyenvboot_todo _pyenvboot_k _pyenvboot_v _pyenvboot_r _pyenvboot_n _pyenvboot_ph \\\n"
     "    _pyenvboot_f _pyenvboot_h _pyenvboot_private _pyenvboot_x _pyenvboot_w _pyenvboot_gid \\\n"
     "    _pyenvboot_t _pyenvboot_l _pyenvboot_lib _pyenvboot_rd _pyenvboot_all _pyenvboot_kept _pyenvboot_nl \\\n"
-    "    _pyenvboot_g _pyenvboot_c _pyenvboot_s _pyenvboot_p"
+    "    _pyenvboot_g _pyenvboot_c _pyenvboot_s _pyenvboot_p _pyenvboot_ctr"
 )
 
 

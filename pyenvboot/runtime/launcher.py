@@ -24,7 +24,7 @@ import shutil
 import sys
 import zipfile
 
-from pyenvboot.runtime.contract import SH_COMMAND_SEARCH, SH_FIRST_START, sh_indent
+from pyenvboot.runtime.contract import SH_COMMAND_SEARCH, SH_CONTAINER, SH_FIRST_START, sh_indent
 from pyenvboot.runtime.environment import hook_path, sh_quote
 from pyenvboot.runtime.execute import SHELLS
 
@@ -99,6 +99,8 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
   esac
   if [ -n "$_pyenvboot_skip" ] && [ "$#" -gt "$_pyenvboot_skip" ]; then
     _pyenvboot_fast=1
+{container}    _pyenvboot_m=
+    if [ -n "$_pyenvboot_ctr" ]; then _pyenvboot_m="${{TMPDIR:-/tmp}}/pyenvboot-started-$_pyenvboot_ctr"; fi
 {first_start}    . {hook}
     unset -f _pyenvboot_first_start
     shift "$_pyenvboot_skip"
@@ -115,15 +117,8 @@ if [ "${{1-}}" = exec ] && [ "$PYENVBOOT_VENV" = "$_pyenvboot_venv" ]; then
     fi
     if [ -n "$_pyenvboot_fast" ]; then
       # The container is started: the marker of pyenvboot.runtime.state.started_marker, made as it makes it.
-      if read -r _pyenvboot_b 2>/dev/null < /proc/sys/kernel/random/boot_id \
-        && read -r _pyenvboot_d 2>/dev/null < /proc/1/stat; then
-        _pyenvboot_starttime() {{ _pyenvboot_d=${{20}}; }}  # a function's own "$@": the caller's stays
-        _pyenvboot_starttime ${{_pyenvboot_d##*) }}
-        unset -f _pyenvboot_starttime
-        _pyenvboot_d="${{TMPDIR:-/tmp}}/pyenvboot-started-$_pyenvboot_b-$_pyenvboot_d"
-        [ -e "$_pyenvboot_d" ] || true 2>/dev/null >> "$_pyenvboot_d"
-      fi
-      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d _pyenvboot_b
+      if [ -n "$_pyenvboot_m" ] && [ ! -e "$_pyenvboot_m" ]; then true 2>/dev/null >> "$_pyenvboot_m"; fi
+      unset _pyenvboot_venv _pyenvboot_skip _pyenvboot_fast _pyenvboot_ifs _pyenvboot_d _pyenvboot_m _pyenvboot_ctr
       exec "$@"
     fi
     set -- exec -- "$@"
@@ -165,6 +160,7 @@ def launcher_text(venv: str) -> str:
         q_venv=q(venv),
         hook=q(hook_path(venv)),
         search=sh_indent(SH_COMMAND_SEARCH, 6),
+        container=sh_indent(SH_CONTAINER, 4),
         first_start=sh_indent(SH_FIRST_START, 4),
         shells="|".join(sorted(SHELLS)),
         python=q(os.path.join(venv, "bin", "python")),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 
 PRIVATE_HOME = "home"  # in the private dir
+_CONTAINER_CHARS = "0123456789abcdef-"  # a boot id (a UUID, lower case) and a decimal start time
 
 
 def temp_base(environ: Mapping[str, str]) -> str:
@@ -73,16 +74,12 @@ def runtime_dir(uid: int, environ: Mapping[str, str]) -> Optional[str]:
     return path
 
 
-def started_marker(environ: Mapping[str, str]) -> Optional[str]:
-    """The file that says "a container was started here", for this container only.
+def container_id() -> Optional[str]:
+    """This container: the kernel's boot id and the start time of the pid namespace's PID 1.
 
-    Build steps must not write identity into the image (a passwd line, an nss_wrapper
-    file, the hook's cache), but a ``RUN bash -c`` step runs the same hook as a
-    ``docker exec`` shell. What tells them apart: a started container ran its
-    ENTRYPOINT, ``pyenvboot exec``, which leaves this marker. Its name holds the
-    kernel's boot id and the start time of the pid namespace's PID 1 (field 22 of
-    ``/proc/1/stat``, proc(5)), so a marker left in a layer by an earlier step, or
-    copied with ``docker commit``, names another PID 1 and does not count.
+    The start time is field 22 of ``/proc/1/stat`` (proc(5)), counted after the
+    command name's last ``)``, which may itself hold blanks. None when /proc cannot
+    tell. The launcher's sh reads the same (:data:`pyenvboot.runtime.contract.SH_CONTAINER`).
     """
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
@@ -91,7 +88,22 @@ def started_marker(environ: Mapping[str, str]) -> Optional[str]:
             start = f.read().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return None
-    return "%s/pyenvboot-started-%s-%s" % (temp_base(environ), boot, start)
+    found = boot + "-" + start
+    return found if boot and not found.strip(_CONTAINER_CHARS) else None
+
+
+def started_marker(environ: Mapping[str, str]) -> Optional[str]:
+    """The file that says "a container was started here", for this container only.
+
+    Build steps must not write identity into the image (a passwd line, an nss_wrapper
+    file, the hook's cache), but a ``RUN bash -c`` step runs the same hook as a
+    ``docker exec`` shell. What tells them apart: a started container ran its
+    ENTRYPOINT, ``pyenvboot exec``, which leaves this marker. Its name is
+    :func:`container_id`, so a marker left in a layer by an earlier step, or
+    copied with ``docker commit``, names another PID 1 and does not count.
+    """
+    container = container_id()
+    return None if container is None else "%s/pyenvboot-started-%s" % (temp_base(environ), container)
 
 
 def mark_started(environ: Mapping[str, str]) -> None:
@@ -131,14 +143,15 @@ def cache_identity(
     """Leave a nameless UID's identity as sh in a runtime file for the shell hook.
 
     ``docker exec`` shells of that UID then source it instead of starting Python on
-    every ``bash -c`` (see :func:`pyenvboot.runtime.contract.cache_text`). Best
-    effort: without it the hook runs pyenvboot.
+    every ``bash -c`` (see :func:`pyenvboot.runtime.contract.cache_text`), in this
+    container only (:func:`container_id`). Best effort: without it the hook runs pyenvboot.
     """
+    container = container_id()
     target = runtime_file(uid, environ, IDENTITY_CACHE)
-    if target is None:
+    if target is None or container is None:
         return
     private = private_home_path(uid, environ)
-    text = cache_text(environ, name, home if home == private else None, exports, warning)
+    text = cache_text(container, environ, name, home if home == private else None, exports, warning)
     from pyenvboot.venv.files import write_atomic
 
     try:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.container.containers import arbitrary_uid, as_user, run_image, value
+from tests.container.containers import arbitrary_uid, as_user, exec_in, run_image, running, value
 
 if TYPE_CHECKING:
     from tests.container.conftest import Engine
@@ -103,3 +103,35 @@ def test_read_only_root_without_tmpfs_says_what_is_missing_and_starts(engine: En
         " (a read-only root filesystem?); mount a tmpfs on /tmp (docker run --tmpfs /tmp;"
         " Kubernetes: an emptyDir volume at /tmp)\n"
     )
+
+
+# A build step that runs the ENTRYPOINT's command as the image's nameless USER (1001), then a later layer
+# that adds a user. The step's identity files (nss_wrapper's passwd, the hook's cache) stay in /tmp.
+EXEC_IN_A_BUILD_STEP = """\
+ARG BASE
+FROM ${BASE}
+RUN pyenvboot exec -- python -c pass
+USER 0:0
+RUN echo 'later:x:2000:0::/:/bin/sh' >> /etc/passwd
+USER 1001:0
+"""
+LATER = "later:x:2000:0::/:/bin/sh"
+
+
+def test_identity_left_by_a_build_step_is_not_taken_by_a_container(engine: Engine, images: Images) -> None:
+    """A container's start and its ``docker exec`` shells see the image's /etc/passwd, not the build step's copy."""
+    image = images.derived("exec-in-a-build-step", EXEC_IN_A_BUILD_STEP, {})
+    listing = run_image(engine, image, "ls", "/tmp", options=["--entrypoint", "/usr/bin/env"]).stdout.split()
+    assert "pyenvboot-1001-identity.sh" in listing, "the build step left no identity in the layer: %s" % listing
+    script = 'echo "getent=$(getent passwd later)"; echo "whoami=$(whoami 2>/dev/null)"'
+    started = run_image(engine, image, "sh", "-c", script)
+    assert value("getent", started.stdout) == LATER, started.stderr
+    assert value("whoami", started.stdout) == "default"
+    with running(engine, image, "sleep", "300") as name:
+        shell = exec_in(engine, name, "1001:0", "bash", "-c", script)
+        assert value("getent", shell.stdout) == LATER, shell.stderr
+        assert value("whoami", shell.stdout) == "default"
+    # Started without the ENTRYPOINT: nothing marks it started, and the hook still takes nothing old.
+    with running(engine, image, "300", options=["--entrypoint", "sleep"]) as name:
+        shell = exec_in(engine, name, "1001:0", "bash", "-c", script)
+        assert value("getent", shell.stdout) == LATER, shell.stderr

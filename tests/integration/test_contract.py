@@ -103,6 +103,9 @@ class Case:
     primer: str = "python"  # the side whose first start left the cached identity
     passwd: str = ""  # "no-final-newline", or "long": more lines than the launcher keeps (PASSWD_KEPT)
     tmp_mode: int = 0o1777  # TMPDIR's: 0777 is a Kubernetes emptyDir's (not sticky: the runtime files in a dir)
+    # The cached identity was left by another container (a pid namespace of its own: a build step's
+    # ``pyenvboot exec``, kept in a layer or by ``docker commit``), and a later layer added a user.
+    elsewhere: bool = False
 
 
 def image_env(world: World, case_env: Dict[str, Optional[str]], raw_path: bool = False) -> Dict[str, str]:
@@ -135,8 +138,11 @@ def reset(world: World, case: Case) -> None:
     mark_started({"TMPDIR": str(tmp)})
 
 
-def argv_for(world: World, case: Case, side: str) -> List[str]:
-    """``side``'s command line; ``sh`` is the launcher with pyenvboot's Python code hidden."""
+def argv_for(world: World, case: Case, side: str, other_container: bool = False) -> List[str]:
+    """``side``'s command line; ``sh`` is the launcher with pyenvboot's Python code hidden.
+
+    ``other_container``: in a pid namespace of its own, whose PID 1 started at another time.
+    """
     command = list(case.command)
     if side in ("launcher", "sh"):
         argv = [str(world.venv / "bin/pyenvboot"), "exec", "--", *command]
@@ -147,6 +153,8 @@ def argv_for(world: World, case: Case, side: str) -> List[str]:
     if case.umask is not None:
         argv = ["sh", "-c", 'umask %s; exec "$@"' % case.umask, "sh", *argv]
     argv = (as_uid(case.uid) if case.uid else []) + argv
+    if other_container:
+        argv = ["unshare", "--pid", "--fork", "--mount-proc"] + argv
     if side == "sh":
         argv = with_bind(world.root / "empty", str(world.venv / LIB_RELPATH), argv)
     return with_bind(world.root / "passwd", "/etc/passwd", argv)
@@ -164,8 +172,13 @@ def start(world: World, case: Case, side: str) -> Seen:
     reset(world, case)
     if case.cached is not None:
         first = Case(case.uid, case.cached, ("true",), writable_passwd=case.writable_passwd)
-        proc = run(argv_for(world, first, case.primer), image_env(world, case.cached), cwd=world.root / "cwd")
+        argv = argv_for(world, first, case.primer, other_container=case.elsewhere)
+        proc = run(argv, image_env(world, case.cached), cwd=world.root / "cwd")
         assert proc.returncode == 0, proc.stderr
+        if case.elsewhere:
+            assert len(list((world.root / "tmp").glob("pyenvboot-started-*"))) == 2  # that container's and ours
+            with open(world.root / "passwd", "a") as f:  # the same file: it is bind-mounted
+                f.write("later:x:%d:0::/:/bin/sh\n" % (NAMED_UID + 1))
     proc = run(argv_for(world, case, side), image_env(world, case.env), cwd=world.root / "cwd")
     umask, _, rest = proc.stdout.partition("\n")
     pairs = (item.partition("=") for item in rest.split("\0") if item)
@@ -232,6 +245,11 @@ CASES.update(
         ),
         # Cached by the launcher's sh first start.
         "sh-cached-same": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS, primer="launcher"),
+        # Not this container's: no side takes it, the start is a first one again (Python's: the files exist).
+        "cached-in-another-container": Case(ARBITRARY_UID, NAMELESS, cached=NAMELESS, elsewhere=True, sh_alone=False),
+        "sh-cached-in-another-container": Case(
+            ARBITRARY_UID, NAMELESS, cached=NAMELESS, elsewhere=True, sh_alone=False, primer="launcher"
+        ),
         "sh-cached-home-then-usable": Case(
             ARBITRARY_UID, {**NAMELESS, "HOME": "@own"}, cached=NAMELESS, primer="launcher"
         ),
