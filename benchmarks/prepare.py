@@ -84,6 +84,11 @@ class Env:
     pip_env: Dict[str, str]
 
     @property
+    def tmp(self) -> str:
+        """The TMPDIR of every run (sticky, as a container's /tmp): its started markers go with the scratch dir."""
+        return os.path.join(self.work, "tmp")
+
+    @property
     def bench_python(self) -> str:
         return os.path.join(self.bench_venv, "bin", "python")
 
@@ -104,6 +109,7 @@ class Env:
             "BASH_ENV": hook,
             "ENV": hook,
             "PROMPT_COMMAND": ". '%s'" % hook,
+            "TMPDIR": self.tmp,
         }
         env.update(extra or {})
         return env
@@ -213,6 +219,8 @@ def prepare(cache: str) -> Env:
     bench_venv = ensure_bench_venv(cache)
     work = tempfile.mkdtemp(prefix="pyenvboot-bench-", dir=scratch_base())
     os.chmod(work, 0o755)  # the nameless UID must reach the venv
+    os.mkdir(os.path.join(work, "tmp"))
+    os.chmod(os.path.join(work, "tmp"), 0o1777)
     log("scratch directory %s" % work)
     venv = os.path.join(work, "venv")
     home = os.path.join(work, "home")
