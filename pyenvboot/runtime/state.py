@@ -79,7 +79,7 @@ def container_id() -> Optional[str]:
 
     The start time is field 22 of ``/proc/1/stat`` (proc(5)), counted after the
     command name's last ``)``, which may itself hold blanks. None when /proc cannot
-    tell. The launcher's sh reads the same (:data:`pyenvboot.runtime.contract.SH_CONTAINER`).
+    tell. The launcher and the hook read the same in sh (:data:`pyenvboot.runtime.contract.SH_CONTAINER`).
     """
     try:
         with open("/proc/sys/kernel/random/boot_id") as f:
