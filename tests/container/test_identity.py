@@ -107,15 +107,15 @@ def test_read_only_root_without_tmpfs_says_what_is_missing_and_starts(engine: En
 
 # A build step that runs the ENTRYPOINT's command as the image's nameless USER (1001), then a later layer
 # that adds a user. The step's identity files (nss_wrapper's passwd, the hook's cache) stay in /tmp.
-EXEC_IN_A_BUILD_STEP = """\
+LATER = "later:x:2000:0::/:/bin/sh"
+EXEC_IN_A_BUILD_STEP = f"""\
 ARG BASE
-FROM ${BASE}
+FROM ${{BASE}}
 RUN pyenvboot exec -- python -c pass
 USER 0:0
-RUN echo 'later:x:2000:0::/:/bin/sh' >> /etc/passwd
+RUN echo '{LATER}' >> /etc/passwd
 USER 1001:0
 """
-LATER = "later:x:2000:0::/:/bin/sh"
 
 
 def test_identity_left_by_a_build_step_is_not_taken_by_a_container(engine: Engine, images: Images) -> None:
