@@ -82,11 +82,7 @@ class Env:
     context: str  # podman build context: Dockerfile.example and dist/pyenvboot.pyz
     index_wheels: str
     pip_env: Dict[str, str]
-
-    @property
-    def tmp(self) -> str:
-        """The TMPDIR of every run (sticky, as a container's /tmp): its started markers go with the scratch dir."""
-        return os.path.join(self.work, "tmp")
+    tmp: str  # every run's TMPDIR, sticky as a container's /tmp: its started markers go with the scratch dir
 
     @property
     def bench_python(self) -> str:
@@ -219,8 +215,9 @@ def prepare(cache: str) -> Env:
     bench_venv = ensure_bench_venv(cache)
     work = tempfile.mkdtemp(prefix="pyenvboot-bench-", dir=scratch_base())
     os.chmod(work, 0o755)  # the nameless UID must reach the venv
-    os.mkdir(os.path.join(work, "tmp"))
-    os.chmod(os.path.join(work, "tmp"), 0o1777)
+    tmp = os.path.join(work, "tmp")
+    os.mkdir(tmp)
+    os.chmod(tmp, 0o1777)
     log("scratch directory %s" % work)
     venv = os.path.join(work, "venv")
     home = os.path.join(work, "home")
@@ -243,4 +240,5 @@ def prepare(cache: str) -> Env:
         context=context,
         index_wheels=ensure_index_wheels(cache, bench_venv),
         pip_env=isolated_pip_env(cache),
+        tmp=tmp,
     )
